@@ -107,7 +107,7 @@ def cmd_check(args) -> int:
         task = prog.add_task("checking labs", total=len(labs), item="")
         for lab in labs:
             res = check_lab(root, lab, timeout=args.timeout, keep=Path(args.keep) if args.keep else None,
-                            progress=lambda s, lab=lab: prog.update(task, item=f"{lab.name}: {s}"))
+                            progress=lambda s, lab=lab: prog.update(task, item=f"{lab.name}: {s}"), jobs=args.jobs)
             results.append(res)
             prog.advance(task)
     report_path = Path(args.report) if args.report else root / "autograded" / "check-report.json"
@@ -171,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="grade each lab's solution, blank release and mutants")
     c.add_argument("labs", nargs="*", help="labs (default: all)")
     c.add_argument("--timeout", type=float, default=600, help="seconds allowed per notebook run (default 600)")
+    c.add_argument("--jobs", type=int, default=2, help="blank/mutant submissions graded in parallel (default 2)")
     c.add_argument("--keep", help="copy the autograded notebooks into this folder (for debugging)")
     c.add_argument("--report", help="report path (default: autograded/check-report.json)")
     c.set_defaults(func=cmd_check)

@@ -11,6 +11,7 @@ For every lab, in a scratch course directory with its own gradebook:
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -80,8 +81,13 @@ def submit(course: Path, lab: Lab, release_dir: Path, student: str, nb) -> None:
     nbformat.write(nb, str(dest / f"{lab.name}.ipynb"))
 
 
-def check_lab(root: Path, lab: Lab, timeout: float = 600, keep: Path | None = None, progress=None) -> LabCheck:
-    """Run the four checks above for ``lab``; never raises for a failing lab (see ``problems``)."""
+def check_lab(root: Path, lab: Lab, timeout: float = 600, keep: Path | None = None, progress=None,
+              jobs: int = 2) -> LabCheck:
+    """Run the four checks above for ``lab``; never raises for a failing lab (see ``problems``).
+
+    The blank release and the mutants are graded ``jobs`` at a time (after the solution, which runs
+    alone so that its time and memory are measured undisturbed).
+    """
     res = LabCheck(lab.name)
     course = scratch_course(root, [lab])
     step = progress or (lambda msg: None)
@@ -102,17 +108,18 @@ def check_lab(root: Path, lab: Lab, timeout: float = 600, keep: Path | None = No
         for student, nb in students.items():
             submit(course, lab, release_dir, student, nb)
 
-        def grade(student: str):
+        def grade(student: str, where: Path):
             step(student)
-            run = nbgrader(["autograde", lab.name, f"--student={student}", "--force"], course, timeout=timeout)
+            run = nbgrader(["autograde", lab.name, f"--student={student}", "--force"], where, timeout=timeout)
             if run.timed_out:
                 return run, None
             if run.returncode != 0:
                 res.problems.append(f"{student}: nbgrader autograde failed: {run.output.strip()[-500:]}")
                 return run, None
-            return run, autograded_points(course, lab.name, lab.name, student, cells)
+            return run, autograded_points(where, lab.name, lab.name, student, cells)
 
-        run, pts = grade("solution")
+        # the solution runs alone, so that its wall time and memory are not disturbed
+        run, pts = grade("solution", course)
         res.seconds, res.peak_mb = run.seconds, run.peak_mb
         autograded_nb = course / "autograded" / "solution" / lab.name / f"{lab.name}.ipynb"
         if run.timed_out:
@@ -122,14 +129,29 @@ def check_lab(root: Path, lab: Lab, timeout: float = 600, keep: Path | None = No
             if pts < res.max_points:
                 res.problems.append(f"solution earns {pts:g}/{res.max_points:g}: " +
                                     "; ".join(cell_errors(autograded_nb)))
-        run, pts = grade("blank")
+        # the others run `jobs` at a time, each in its own copy of the course (own gradebook)
+        others = [s for s in students if s != "solution"]
+        copies = {}
+        for student in others:
+            copies[student] = course.with_name(f"{course.name}-{student}")
+            shutil.copytree(course, copies[student], symlinks=True,
+                            ignore=shutil.ignore_patterns("autograded"))
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            graded = dict(zip(others, pool.map(lambda s: grade(s, copies[s]), others)))
+        if keep is not None:
+            for student, where in copies.items():
+                if (where / "autograded" / student).exists():
+                    shutil.copytree(where / "autograded" / student, course / "autograded" / student)
+        for where in copies.values():
+            shutil.rmtree(where, ignore_errors=True)
+        run, pts = graded["blank"]
         res.blank_points = pts
         if run.timed_out:
             res.problems.append(f"blank release: did not finish within {timeout:.0f} s")
         elif pts is not None and pts > 0:
             res.problems.append(f"untouched release earns {pts:g} points (must be 0)")
         for m in mutants:
-            run, pts = grade(f"mutant-{m.name}")
+            run, pts = graded[f"mutant-{m.name}"]
             caught = run.timed_out or (pts is not None and pts < res.max_points)
             res.mutants_caught += int(caught)
             res.mutants.append(dict(name=m.name, description=m.description, points=pts, caught=caught))
