@@ -110,6 +110,10 @@ def test_load_errors_name_file_and_column(tmp_path):
     bad.to_csv(tmp_path / "aggregated_fc.csv", index=False)
     with pytest.raises(DataError, match="column 'grade' has values above 6"):
         load("aggregated_fc", data_path=tmp_path)
+    # a wrong delimiter is named even for files read with an index column
+    generate(1).frames["fc_long_extended.csv"].to_csv(tmp_path / "fc_long_extended.csv", sep=";")
+    with pytest.raises(DataError, match=r"fc_long_extended.csv: the header has no ','.*found ';'"):
+        load("fc_long_extended", data_path=tmp_path)
     (tmp_path / "aggregated_fc.csv").write_bytes(good.to_csv(index=False).encode("utf-16"))
     with pytest.raises(DataError, match="aggregated_fc.csv"):
         load("aggregated_fc", data_path=tmp_path)

@@ -23,7 +23,7 @@ from .schema import DataError, Schema, read_table, validate
 DEFAULT_SEED = 2024
 CHECKSUMS = Path(__file__).with_name("checksums.json")
 # Modules that define a ``DATASET``; order is the build order.
-MODULES = ("flipped", "assistments", "mooc", "student_performance", "essays")
+MODULES = ("flipped", "assistments", "mooc", "explainability", "hours", "fairness", "student_performance", "essays")
 
 
 @dataclass

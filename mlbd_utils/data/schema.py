@@ -110,11 +110,27 @@ def validate(df: pd.DataFrame, schema: Schema, where: str = "data frame") -> pd.
     return df
 
 
+def _check_header(path: Path, schema: Schema) -> None:
+    """Catch a wrong delimiter from the header line, before pandas folds the line into one column."""
+    with open(path, "rb") as f:
+        head = f.readline(1 << 16)
+    try:
+        header = head.decode(schema.encoding)
+    except UnicodeDecodeError:
+        return  # reported with the file's position by read_table
+    if len(schema.columns) > 1 and schema.sep not in header:
+        found = [s for s in (",", ";", "\t", "|") if s in header]
+        if found:
+            raise DataError(f"{path}: the header has no {schema.sep!r}; the file is probably not separated by "
+                            f"{schema.sep!r} (found {found[0]!r})")
+
+
 def read_table(path: str | Path, schema: Schema, **kwargs) -> pd.DataFrame:
     """Read a delimited file and validate it; any problem raises :class:`DataError` naming the file."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: file not found")
+    _check_header(path, schema)
     try:
         df = pd.read_csv(path, sep=schema.sep, encoding=schema.encoding, quoting=schema.quoting,
                          keep_default_na=True, na_values=["NaN"], **kwargs)
