@@ -131,13 +131,14 @@ def cmd_check(args) -> int:
 
 
 def cmd_autograde(args) -> int:
-    from .grading.autograde import autograde
+    from .grading.autograde import autograde, find_submissions
     from .grading.course import course_root, select_labs
 
     root = course_root(args.course_dir)
     lab = select_labs(root, [args.lab])[0]
+    n = len(find_submissions(Path(args.submissions).resolve(), lab.name))
     with _progress() as prog:
-        task = prog.add_task(f"autograding {lab.name}", total=None, item="")
+        task = prog.add_task(f"autograding {lab.name}", total=n, item="")
         grades, path = autograde(root, lab, Path(args.submissions), Path(args.output) if args.output else None,
                                  timeout=args.timeout, progress=lambda s: prog.update(task, advance=1, item=s))
     _table(f"grades: {lab.name}", ["student", "status", "autograded", "manual (to grade)", "detail"],
