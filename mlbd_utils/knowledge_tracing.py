@@ -440,16 +440,11 @@ class _LogisticKT(BaseEstimator):
     def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
         """P(correct) for each row of ``df`` (1-D array). Students or skills unseen in training get the
         population value of their random effects (0)."""
-        from .mixed_models import quiet_r
+        from .mixed_models import predict
 
         if not hasattr(self, "model_"):
             raise ValueError(f"{type(self).__name__}.predict_proba: call fit first")
-        frame = self._frame(df)
-        with quiet_r():
-            out = self.model_.predict(frame, verify_predictions=False, skip_data_checks=True)
-            # np.array COPIES the values: np.asarray would return a view on memory owned by R, which
-            # R's garbage collector frees and reuses (the "predictions" then change under your feet)
-            return np.array(out, dtype=float).ravel()
+        return predict(self.model_, self._frame(df))
 
     def variance_components(self) -> pd.DataFrame:
         """Variance and standard deviation of each random effect (pymer4's ``ranef_var``)."""
