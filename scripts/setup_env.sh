@@ -3,7 +3,8 @@
 #   1. R + lme4 + lmerTest + emmeans (Debian apt, when run as root and R is missing),
 #   2. a virtual environment at .venv/ with the pinned Python packages (requirements.txt),
 #   3. pyBKT 1.4.3 built from source with its C++ extension,
-#   4. this repository's package (mlbd_utils + the `mlbd` command) in editable mode.
+#   4. this repository's two packages in editable mode: the student package `mlbd_utils` (root) and the
+#      instructor package `mlbd_course` (instructor/: the `mlbd` command and grading).
 # Conda users: create the environment from environment.yml instead; this script then only
 # installs pyBKT and the package into the active conda environment (MLBD_USE_ACTIVE_ENV=1).
 set -euo pipefail
@@ -45,7 +46,7 @@ else
     PY="$VENV/bin/python"
 fi
 
-REQ_HASH=$(cat requirements.txt pyproject.toml scripts/setup_env.sh | sha256sum | cut -c1-16)
+REQ_HASH=$(cat requirements.txt pyproject.toml instructor/pyproject.toml scripts/setup_env.sh | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$REQ_HASH" ] && [ "${MLBD_USE_ACTIVE_ENV:-0}" != 1 ]; then
     echo "==> environment up to date ($VENV)"
     exit 0
@@ -62,7 +63,7 @@ echo "==> building pyBKT 1.4.3 from source (C++ extension)"
 pip_install --no-build-isolation --no-binary pyBKT --no-deps --force-reinstall pyBKT==1.4.3
 "$PY" -c 'from pyBKT.fit import E_step' 2>/dev/null || {
     echo "error: pyBKT was installed without its compiled extension (is g++ installed?)" >&2; exit 1; }
-echo "==> installing mlbd_utils (editable) and the mlbd command"
-pip_install --no-deps --no-build-isolation -e .
+echo "==> installing mlbd_utils (student package) and mlbd_course (instructor package, the mlbd command), editable"
+pip_install --no-deps --no-build-isolation -e . -e ./instructor
 [ "${MLBD_USE_ACTIVE_ENV:-0}" = 1 ] || echo "$REQ_HASH" > "$STAMP"
 echo "==> environment ready: source .venv/bin/activate"

@@ -2,7 +2,7 @@
 command line builds, verifies and reports."""
 from __future__ import annotations
 
-from mlbd_utils.cli import main
+from mlbd_course.cli import main
 from mlbd_utils.data import registry
 
 

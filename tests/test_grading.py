@@ -9,11 +9,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mlbd_utils.cli import main
-from mlbd_utils.grading.check import check_lab
-from mlbd_utils.grading.course import CourseError, all_labs, read_nb, select_labs, strip_markers
-from mlbd_utils.grading.mutants import Mutant, apply_mutant, load_mutants, solution_submission
-from mlbd_utils.grading.release import leaks
+from mlbd_course.cli import main
+from mlbd_course.grading.check import check_lab
+from mlbd_course.grading.course import CourseError, all_labs, read_nb, select_labs, strip_markers
+from mlbd_course.grading.mutants import Mutant, apply_mutant, load_mutants, solution_submission
+from mlbd_course.grading.release import leaks
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).parent / "fixtures" / "course"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mlbd_utils.grading.check import check_lab
-from mlbd_utils.grading.course import all_labs, course_root
-from mlbd_utils.grading.release import release
+from mlbd_course.grading.check import check_lab
+from mlbd_course.grading.course import all_labs, course_root
+from mlbd_course.grading.release import release
 
 ROOT = course_root(Path(__file__).resolve().parents[1])
 LABS = all_labs(ROOT)

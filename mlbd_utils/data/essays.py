@@ -366,7 +366,14 @@ def _score_probs(s: int) -> tuple[np.ndarray, np.ndarray]:
 def _one_set(rng: np.random.Generator, s: int, n: int) -> tuple[pd.DataFrame, dict]:
     p = SET_PARAMS[s]
     c = LATENT_CORR
-    lat = rng.multivariate_normal(np.zeros(3), [[1, c, c], [c, 1, c], [c, c, 1]], size=n)
+    # correlated latent traits through an explicit Cholesky factor and element-wise products:
+    # rng.multivariate_normal factorises with LAPACK's SVD, whose signs differ between CPUs/BLAS builds,
+    # so the same seed gave different essays on different machines
+    l22 = (1 - c**2) ** 0.5
+    l32 = (c - c**2) / l22
+    chol = np.array([[1.0, 0.0, 0.0], [c, l22, 0.0], [c, l32, (1 - c**2 - l32**2) ** 0.5]])  # [[1,c,c],[c,1,c],[c,c,1]]
+    std = rng.standard_normal((n, 3))
+    lat = (std[:, :, None] * chol.T[None, :, :]).sum(axis=1)
     L, V, M = lat.T
     sig = 0.45
     n_words = np.maximum(3, np.round(p["words"] * np.exp(sig * L - sig**2 / 2 + rng.normal(0, 0.1, n))))

@@ -35,8 +35,8 @@ def _table(title: str, columns: list[str], rows: list[list]) -> None:
 
 
 def cmd_data(args) -> int:
-    from .data import registry
-    from .data.docs import write_readme
+    from mlbd_utils.data import registry
+    from mlbd_utils.data.docs import write_readme
 
     out = Path(args.out) if args.out else registry.data_dir()
     if args.docs:
@@ -92,7 +92,7 @@ def cmd_release(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .data.registry import data_dir, file_index
+    from mlbd_utils.data.registry import data_dir, file_index
     from .grading.check import check_lab
     from .grading.course import course_root, json_dump, select_labs
 
@@ -187,12 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .data.schema import DataError
+    from mlbd_utils.data.schema import DataError
     from .grading.course import CourseError
 
     args = build_parser().parse_args(argv)
     if getattr(args, "seed", "unset") is None:
-        from .data.registry import DEFAULT_SEED
+        from mlbd_utils.data.registry import DEFAULT_SEED
         args.seed = DEFAULT_SEED
     try:
         return args.func(args)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import nbformat
 
-REPO = Path(__file__).resolve().parents[2]
+# an editable install (this repository's scripts/setup_env.sh) finds its course next to the package
+PACKAGE_REPO = Path(__file__).resolve().parents[3]
 SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
@@ -38,8 +39,20 @@ class Lab:
         return self.folder / "mutants.yml"
 
 
+def _is_course(path: Path) -> bool:
+    return (path / "source").is_dir() and (path / "nbgrader_config.py").is_file()
+
+
 def course_root(root: str | Path | None = None) -> Path:
-    root = Path(root) if root else Path(os.environ.get("MLBD_COURSE_ROOT", REPO))
+    """The course directory: ``root``, else ``$MLBD_COURSE_ROOT``, else the first folder holding
+    ``source/`` and ``nbgrader_config.py`` from the working directory upwards, else the repository of an
+    editable install."""
+    if root is None and os.environ.get("MLBD_COURSE_ROOT"):
+        root = os.environ["MLBD_COURSE_ROOT"]
+    if root is None:
+        here = Path.cwd().resolve()
+        root = next((p for p in (here, *here.parents) if _is_course(p)), PACKAGE_REPO)
+    root = Path(root)
     if not (root / "source").is_dir():
         raise CourseError(f"{root}: not a course directory (no source/ folder)")
     return root.resolve()
