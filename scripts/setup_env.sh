@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything the course needs, idempotently:
-#   1. R + lme4 + lmerTest + emmeans (Debian apt, when run as root and R is missing),
+#   1. Debian packages (R + lme4 + lmerTest + emmeans, bubblewrap, chromium + chromium-driver) when missing,
 #   2. a virtual environment at .venv/ with the pinned Python packages (requirements.txt),
 #   3. pyBKT 1.4.3 built from source with its C++ extension,
 #   4. this repository's two packages in editable mode: the student package `mlbd_utils` (root) and the
@@ -14,26 +14,45 @@ VENV="$ROOT/.venv"
 STAMP="$VENV/.mlbd-installed"
 PYTHON=${PYTHON:-python3}
 
-need_r() {
-    Rscript -e 'for (p in c("lme4","lmerTest","emmeans")) library(p, character.only=TRUE)' >/dev/null 2>&1 && return 1
-    return 0
+# Debian packages: R for the mixed models (pymer4), bubblewrap for sandboxed grading, Chromium and its
+# driver for the browser test. Everything missing is named before anything is changed, so a machine
+# without root stops here, not half-way.
+DEB_PACKAGES=(r-base-core r-cran-lme4 r-cran-lmertest r-cran-emmeans bubblewrap chromium chromium-driver)
+missing_debs() {
+    local p
+    for p in "${DEB_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+    done
+}
+r_ok() {
+    Rscript -e 'for (p in c("lme4","lmerTest","emmeans")) library(p, character.only=TRUE)' >/dev/null 2>&1
 }
 
-if need_r; then
-    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-        echo "==> installing R, lme4, lmerTest, emmeans with apt-get"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
-        apt-get install -y -qq --no-install-recommends \
-            r-base-core r-cran-lme4 r-cran-lmertest r-cran-emmeans >/dev/null
-    elif [ -n "${CONDA_PREFIX:-}" ]; then
-        echo "==> R packages missing in conda env; run: conda env update -f environment.yml" >&2
-        exit 1
-    else
-        echo "error: R with lme4/lmerTest/emmeans is missing and apt-get is not usable (not root?)." >&2
-        echo "       install r-base-core r-cran-lme4 r-cran-lmertest r-cran-emmeans, or use environment.yml" >&2
-        exit 1
+if command -v dpkg-query >/dev/null 2>&1; then
+    MISSING=$(missing_debs | tr '\n' ' ')
+    if [ -n "${MISSING// /}" ]; then
+        if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+            echo "==> installing Debian packages: $MISSING"
+            export DEBIAN_FRONTEND=noninteractive
+            apt-get update -qq
+            # shellcheck disable=SC2086
+            apt-get install -y -qq --no-install-recommends $MISSING >/dev/null
+        else
+            echo "error: these Debian packages are missing and apt-get cannot run (not root): $MISSING" >&2
+            echo "       ask an administrator for: sudo apt-get install --no-install-recommends $MISSING" >&2
+            echo "       or use conda: conda env create -f environment.yml && conda activate mlbd &&" >&2
+            echo "       MLBD_USE_ACTIVE_ENV=1 make ... (grading then needs bubblewrap from your system)" >&2
+            echo "       nothing was installed." >&2
+            exit 1
+        fi
     fi
+elif ! r_ok; then
+    if [ -n "${CONDA_PREFIX:-}" ]; then
+        echo "error: R packages lme4/lmerTest/emmeans missing in the conda env; run: conda env update -f environment.yml" >&2
+    else
+        echo "error: not a Debian system and R with lme4/lmerTest/emmeans is missing; use environment.yml (conda)" >&2
+    fi
+    exit 1
 fi
 
 if [ "${MLBD_USE_ACTIVE_ENV:-0}" = 1 ]; then
