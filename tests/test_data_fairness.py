@@ -2,7 +2,7 @@
 
 Measured with the default seed (2024), as the notebook computes them (y = grade >= 4 is pass,
 y_pred = P(fail) < 0.5): prevalence F 0.686, M 0.592; TPR F 0.708, M 0.878 (FNR F 0.292, M 0.122);
-FPR F 0.318, M 0.294; PPP F 0.586, M 0.640; accuracy 0.776.
+FPR F 0.318, M 0.294; PPP F 0.586, M 0.640; PPV F 0.829, M 0.813; NPV F 0.517, M 0.800; accuracy 0.776.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sklearn.metrics import confusion_matrix
 
 from mlbd_utils.data import DataError, read_table, registry
 from mlbd_utils.data.fairness import DATASET, FNR, FPR, SCHEMAS, generate
+from mlbd_utils.fairness import group_metrics
 
 DEMO, PRED = "demographics.csv", "model_predictions.csv"
 
@@ -83,6 +84,9 @@ def test_injected_disparity_measured(folder):
     assert abs(f["FNR"] - FNR["F"]) < 0.02 and abs(m["FNR"] - FNR["M"]) < 0.02, (f, m)
     assert abs(f["FPR"] - FPR["F"]) < 0.03 and abs(m["FPR"] - FPR["M"]) < 0.03, (f, m)
     # equal opportunity is violated by a moderate gap, false-positive rates are equal
+    # PPV parity holds, NPV parity does not (14 of the 29 women predicted to fail pass): as documented
+    assert abs(m["PPV"] - f["PPV"]) <= 0.05 and m["NPV"] - f["NPV"] >= 0.2, (f, m)   # measured 0.283
+    assert "**NPV does not**" in DATASET.description
     assert 0.12 <= m["TPR"] - f["TPR"] <= 0.25, (f, m)        # measured 0.170
     assert abs(m["FPR"] - f["FPR"]) <= 0.05, (f, m)           # measured 0.024
     # prevalence higher for women (as in the course's data), overall around 0.6
@@ -95,6 +99,8 @@ def test_injected_disparity_measured(folder):
     json.dumps(truth, default=registry._json_default)
     assert truth["measured_by_gender"]["F"]["TPR"] == round(f["TPR"], 4)
     assert truth["measured_by_gender"]["M"]["FPR"] == round(m["FPR"], 4)
+    assert truth["measured_by_gender"]["M"] == group_metrics(demo.y[demo.gender == "M"], demo.y_pred[demo.gender == "M"])
+    assert truth["measured_by_gender"]["NaN"]["n"] == 19
 
 
 def test_disparity_band_holds_across_seeds():
