@@ -113,7 +113,7 @@ def test_deterministic(tmp_path):
 
 
 def test_schema_and_roundtrip(df, tmp_path):
-    assert list(df.columns) == ["essay_id", "essay_set", *es.FEATURES, "score"] == SCHEMA.names
+    assert list(df.columns) == ["essay_id", "essay_set", "fold", *es.FEATURES, "score"] == SCHEMA.names
     assert len(df) == 12978 and df["essay_id"].is_unique
     validate(df, SCHEMA)
     path = tmp_path / es.FILE
@@ -143,6 +143,35 @@ def test_scores_per_set(df):
         else:  # 4- or 5-level scales: each end is a minority
             assert share.get(lo, 0) < 0.25 and share.get(hi, 0) < 0.25, s
         assert 0.4 < (sc.mean() - lo) / (hi - lo) < 0.75, s  # mean near or above the middle
+
+
+def test_folds_balanced_within_sets(df):
+    sizes = df.groupby(["essay_set", "fold"]).size().unstack()
+    assert list(sizes.columns) == [0, 1, 2, 3, 4]
+    assert ((sizes.max(axis=1) - sizes.min(axis=1)) <= 1).all()
+    assert (es.random_folds(df["essay_set"].to_numpy()) == df["fold"].to_numpy()).all()  # seed 2024
+
+
+def test_features_frame_with_given_folds(tmp_path):
+    d = pd.DataFrame({"essay_id": [3, 1, 2], "essay_set": [1, 1, 2], "essay": ["a b.", "c", "d e f"],
+                      "domain1_score": [4, 6, 3]})
+    out = es.features_frame(d, folds={1: 4, 2: 0, 3: 2})
+    assert out["essay_id"].tolist() == [1, 2, 3] and out["fold"].tolist() == [4, 0, 2]
+    with pytest.raises(DataError, match=r"'fold'.*\[3\]"):
+        es.features_frame(d, folds={1: 4, 2: 0})
+
+
+def test_read_nea_folds_errors(tmp_path):
+    for k in range(5):
+        (tmp_path / f"fold_{k}").mkdir()
+        (tmp_path / f"fold_{k}" / "test_ids.txt").write_text(f"{k + 1}\n{k + 10}\n")
+    assert es.read_nea_folds(tmp_path) == {k + 1: k for k in range(5)} | {k + 10: k for k in range(5)}
+    (tmp_path / "fold_4" / "test_ids.txt").write_text("1\n")
+    with pytest.raises(DataError, match=r"fold_4.*already in fold 0"):
+        es.read_nea_folds(tmp_path)
+    (tmp_path / "fold_3" / "test_ids.txt").unlink()
+    with pytest.raises(DataError, match=r"fold_3.*not found"):
+        es.read_nea_folds(tmp_path)
 
 
 def test_features_correlate_with_score(df):
@@ -201,6 +230,8 @@ def test_from_real_asap(asap_path):
     for s, g in out.groupby("essay_set"):
         assert g["n_words"].corr(g["score"]) > 0.4, s
     assert out["n_entities"].sum() > 10000
+    nea = es.read_nea_folds(asap_path.parent / "nea_folds")
+    assert len(nea) == 12978 and (out["fold"] == out["essay_id"].map(nea)).all()
 
 
 # ----- broken input ------------------------------------------------------------------------

@@ -8,7 +8,9 @@ the extremes are rare. Automated scorers in the EASE tradition (Phandi et al. 20
 essay into a handful of surface features (length, vocabulary, punctuation, spelling) and fit a
 regression (Bayesian linear ridge regression) evaluated by quadratic weighted kappa (QWK).
 
-``essays_features.csv`` has one row per essay: ``essay_id``, ``essay_set``, the 14 features of
+``essays_features.csv`` has one row per essay: ``essay_id``, ``essay_set``, ``fold`` (5-fold
+cross-validation folds: the NEA split of the AES literature with the real file, see :func:`from_real`),
+the 14 features of
 :class:`EssayFeatures` and the integer ``score``. With a real ``training_set_rel3.tsv`` the file
 is computed from the essays themselves (``mlbd data essays --from training_set_rel3.tsv``).
 
@@ -281,10 +283,15 @@ class EssayFeatures(TransformerMixin, BaseEstimator):
 # --------------------------------------------------------------------------------------------
 
 _feature_cols = tuple(Column(n, k, d, min=0) for n, k, d in FEATURE_SPECS)
+N_FOLDS = 5
 SCHEMAS = {
     "essays_features.csv": Schema(
         (Column("essay_id", "int", "essay id (unique)", min=1),
-         Column("essay_set", "int", "prompt (1-8); each has its own score scale", allowed=tuple(range(1, 9))))
+         Column("essay_set", "int", "prompt (1-8); each has its own score scale", allowed=tuple(range(1, 9))),
+         Column("fold", "int", "cross-validation fold (0-4): with the real file, the fold whose test ids "
+                               "hold the essay in the NEA 5-fold split (Taghipour & Ng 2016) when a "
+                               "nea_folds/ folder is next to it; otherwise a seeded random 5-fold split "
+                               "within each essay set", allowed=tuple(range(N_FOLDS))))
         + _feature_cols
         + (Column("score", "int", "holistic score on the set's scale (1: 2-12, 2: 1-6, 3-4: 0-3, "
                                   "5-6: 0-4, 7: 0-24, 8: 10-60)", "points", min=0, max=60),)),
@@ -294,15 +301,56 @@ FILE = "essays_features.csv"
 _FLOAT_DIGITS = 6
 
 
-def features_frame(essays: pd.DataFrame, extractor: EssayFeatures | None = None) -> pd.DataFrame:
+def features_frame(essays: pd.DataFrame, extractor: EssayFeatures | None = None,
+                   folds: dict[int, int] | None = None) -> pd.DataFrame:
     """``essays_features.csv`` from a frame with ``essay_id``, ``essay_set``, ``essay`` and
-    ``domain1_score`` (as returned by :func:`read_asap`); fits ``extractor`` on all essays."""
+    ``domain1_score`` (as returned by :func:`read_asap`); fits ``extractor`` on all essays.
+    ``folds`` maps ``essay_id`` to its fold (:func:`read_nea_folds`); default :func:`random_folds`."""
     extractor = extractor or EssayFeatures()
     feats = extractor.fit_transform(essays["essay"].reset_index(drop=True))
     out = pd.concat([essays[["essay_id", "essay_set"]].reset_index(drop=True), feats], axis=1)
+    out.insert(2, "fold", random_folds(out["essay_set"].to_numpy()) if folds is None
+               else out["essay_id"].map(folds).to_numpy())
+    if out["fold"].isna().any():
+        missing = out.loc[out["fold"].isna(), "essay_id"].head(3).tolist()
+        raise DataError(f"column 'fold': essays {missing} are in no fold of the given split")
+    out["fold"] = out["fold"].astype("int64")
     out["score"] = essays["domain1_score"].to_numpy()
     out = out.sort_values("essay_id", kind="stable").reset_index(drop=True)
     return _round(out)
+
+
+def random_folds(essay_set: np.ndarray, seed: int = 2024) -> np.ndarray:
+    """A seeded 5-fold assignment, balanced within each essay set (sizes differ by at most one)."""
+    rng = np.random.default_rng([seed, N_FOLDS])
+    essay_set = np.asarray(essay_set)
+    fold = np.zeros(len(essay_set), dtype=int)
+    for s in np.unique(essay_set):
+        idx = np.flatnonzero(essay_set == s)
+        fold[idx] = rng.permutation(np.arange(len(idx)) % N_FOLDS)
+    return fold
+
+
+def read_nea_folds(folder: str | Path) -> dict[int, int]:
+    """``{essay_id: k}`` from the NEA split folder (``fold_k/test_ids.txt``, k = 0-4, one id a line).
+
+    The five test-id files partition the essays; an id in two of them raises :class:`DataError`.
+    """
+    folder = Path(folder)
+    out: dict[int, int] = {}
+    for k in range(N_FOLDS):
+        path = folder / f"fold_{k}" / "test_ids.txt"
+        if not path.exists():
+            raise DataError(f"{path}: file not found (expected the NEA folds fold_0 ... fold_4)")
+        for line_no, line in enumerate(path.read_text().split(), 1):
+            try:
+                i = int(line)
+            except ValueError:
+                raise DataError(f"{path}: line {line_no} is not an essay id: {line!r}") from None
+            if i in out:
+                raise DataError(f"{path}: essay id {i} is already in fold {out[i]}")
+            out[i] = k
+    return out
 
 
 def _round(df: pd.DataFrame) -> pd.DataFrame:
@@ -315,8 +363,13 @@ def _round(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def from_real(path: Path) -> dict[str, pd.DataFrame]:
-    """Convert the real ASAP ``training_set_rel3.tsv`` into ``essays_features.csv``."""
-    df = features_frame(read_asap(path))
+    """Convert the real ASAP ``training_set_rel3.tsv`` into ``essays_features.csv``.
+
+    The ``fold`` column holds the NEA folds when a ``nea_folds/`` folder (``fold_k/test_ids.txt``) is
+    next to the file, else :func:`random_folds`."""
+    nea = Path(path).parent / "nea_folds"
+    folds = read_nea_folds(nea) if nea.is_dir() else None
+    df = features_frame(read_asap(path), folds=folds)
     return {FILE: validate(df, SCHEMAS[FILE], where=f"{FILE} from {Path(path).name}")}
 
 
@@ -433,12 +486,15 @@ def generate(seed: int = 2024) -> Generated:
         f.insert(0, "essay_id", ids.astype(int))
         frames.append(f)
         per_set[s] = t
-    df = _round(pd.concat(frames, ignore_index=True))
+    df = pd.concat(frames, ignore_index=True)
+    df.insert(2, "fold", random_folds(df["essay_set"].to_numpy(), seed))
+    df = _round(df)
     truth = {
         "seed": seed, "n_essays": int(len(df)), "score_ranges": SCORE_RANGES,
         "latent_traits": "L fluency, V lexical sophistication, M mechanics; N(0,1), pairwise corr "
                          f"{LATENT_CORR}",
         "score_weights": SCORE_WEIGHTS, "score_noise_sd": SCORE_NOISE,
+        "folds": "fold = random_folds(essay_set, seed): a seeded permutation of 0-4 repeated, within each set",
         "log1p_features": list(_LOG_FEATURES),
         "score_formula": "z = sum_j w_j * (f_j - mean_set(f_j)) / sd_set(f_j) + N(0, noise_sd), f_j = "
                          "log1p(feature) for log1p_features; z standardised within set; score = the "
