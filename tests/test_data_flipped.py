@@ -80,6 +80,33 @@ def test_realism(gen):
     assert by_cat["France"] > by_cat["Suisse.PAM"]
 
 
+def test_effort_profiles_are_recorded_and_recoverable(gen):
+    """Lecture 10 clusters students by effort: the latent profiles must be visible on a log scale only."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+    from sklearn.preprocessing import StandardScaler
+
+    truth = gen.truth
+    agg = gen.frames["aggregated_extended_fc.csv"]
+    profile = agg.user.astype(str).map({str(u): p for u, p in truth["effort_profile"].items()})
+    assert profile.notna().all() and set(profile) == set(truth["effort_profiles"]) == {"low", "medium", "high"}
+    shares = profile.value_counts(normalize=True)
+    for name, spec in truth["effort_profiles"].items():
+        assert abs(shares[name] - spec["share"]) < 0.08, (name, shares[name])
+    effort = np.column_stack([agg.ch_time_in_prob_sum + agg.ch_time_in_video_sum,
+                              agg.ch_total_clicks_weekend + agg.ch_total_clicks_weekday])
+    # more effort, more time and clicks, and a better pass rate
+    means = pd.DataFrame(np.log1p(effort), columns=["time", "clicks"]).groupby(profile.to_numpy()).mean()
+    assert (means.loc["low"] < means.loc["medium"]).all() and (means.loc["medium"] < means.loc["high"]).all()
+    passed = (agg.grade >= 4).groupby(profile.to_numpy()).mean()
+    assert passed["low"] < passed["medium"] and passed["low"] < passed["high"]
+    # k-means on the log-scaled features finds the profiles; on the raw heavy-tailed values much less so
+    km = KMeans(n_clusters=3, n_init=10, random_state=0)
+    ari_log = adjusted_rand_score(profile, km.fit_predict(StandardScaler().fit_transform(np.log1p(effort))))
+    ari_raw = adjusted_rand_score(profile, km.fit_predict(StandardScaler().fit_transform(effort)))
+    assert ari_log > 0.8 and ari_raw < ari_log - 0.15, (ari_log, ari_raw)
+
+
 def test_load_reads_and_validates(built_data):
     df = load("aggregated_extended_fc")
     assert list(df.columns) == SCHEMAS["aggregated_extended_fc.csv"].names

@@ -256,7 +256,7 @@ def from_real(path: Path) -> dict[str, pd.DataFrame]:
 DATASET = Dataset(
     name="student_performance",
     title="Student performance, Portuguese course (synthetic, UCI schema)",
-    lectures="SEDG lab (class imbalance, 20-class grade prediction)",
+    lectures="lab_sedg",
     description=__doc__.split("\n", 2)[2].strip(),
     files=SCHEMAS,
     generate=generate,
