@@ -2,8 +2,10 @@
 
     mlbd data [NAME ...] [--from PATH] [--seed N] [--out DIR]   build / convert the datasets
     mlbd release [LAB ...] [--check]                             generate (or check) student releases
-    mlbd check [LAB ...]                                         run solutions, blanks and mutants
-    mlbd autograde LAB --submissions DIR [--output CSV]          grade collected submissions
+    mlbd check [LAB ...] [--mutants]                             run solutions and blanks (and mutants)
+    mlbd run LAB --data DIR                                      execute a solution on another data folder
+    mlbd autograde LAB --submissions DIR [--jobs N] [--output CSV]  grade collected submissions (isolated)
+    mlbd feedback LAB [--show-hidden]                            per-student HTML feedback
 """
 from __future__ import annotations
 
@@ -20,9 +22,51 @@ from rich.table import Table
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 
 
-def _progress():
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                    TextColumn("{task.fields[item]}"), TimeElapsedColumn(), console=console, transient=False)
+class Steps:
+    """Progress of a long command: a live bar on a terminal; elsewhere (CI logs, ``| tee``) plain
+    timestamped lines, one per finished item with its duration, and one per note.
+
+    ``with Steps("building data", n) as steps: ...; steps.note("solution: 10/10"); steps.done("hours")``
+    """
+
+    def __init__(self, title: str, total: int | None):
+        self.title, self.total, self.n = title, total, 0
+        self.t0 = self.last = time.perf_counter()
+        self.live = console.is_terminal
+        self._prog = None
+
+    def __enter__(self):
+        if self.live:
+            self._prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                  TextColumn("{task.completed}/{task.total}"), TextColumn("{task.fields[item]}"),
+                                  TimeElapsedColumn(), console=console, transient=False)
+            self._prog.__enter__()
+            self._task = self._prog.add_task(self.title, total=self.total, item="")
+        return self
+
+    def __exit__(self, *exc):
+        if self._prog is not None:
+            self._prog.__exit__(*exc)
+
+    def _line(self, text: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {self.title}: {text}", flush=True)
+
+    def note(self, text: str) -> None:
+        if self.live:
+            self._prog.update(self._task, item=text)
+        else:
+            self._line(text)
+
+    def done(self, item: str, detail: str = "") -> None:
+        now = time.perf_counter()
+        self.n += 1
+        if self.live:
+            self._prog.update(self._task, advance=1, item=f"{item} {detail}".strip())
+        else:
+            total = f"/{self.total}" if self.total else ""
+            self._line(f"[{self.n}{total}] {item} {detail} ({now - self.last:.1f} s, {now - self.t0:.0f} s in all)"
+                       .replace("  ", " "))
+        self.last = now
 
 
 def _table(title: str, columns: list[str], rows: list[list]) -> None:
@@ -53,12 +97,10 @@ def cmd_data(args) -> int:
         rows = registry.convert_real(chosen[0], Path(args.from_path), out)
     else:
         rows, t0 = [], time.perf_counter()
-        with _progress() as prog:
-            task = prog.add_task("building data", total=len(chosen), item="")
+        with Steps("building data", len(chosen)) as steps:
             for ds in chosen:
-                prog.update(task, item=ds.name)
                 rows += registry.build_one(ds, out, seed=args.seed)
-                prog.advance(task)
+                steps.done(ds.name)
         console.print(f"built {len(chosen)} dataset(s) into {out} in {time.perf_counter() - t0:.1f} s")
         if args.update_checksums:
             sums = registry.expected_checksums()
@@ -83,9 +125,8 @@ def cmd_release(args) -> int:
 
     root = course_root(args.course_dir)
     labs = select_labs(root, args.labs)
-    with _progress() as prog:
-        task = prog.add_task("checking releases" if args.check else "generating releases", total=len(labs), item="")
-        results = release(root, labs, check=args.check, progress=lambda name: prog.update(task, advance=1, item=name))
+    with Steps("checking releases" if args.check else "generating releases", len(labs)) as steps:
+        results = release(root, labs, check=args.check, progress=steps.done)
     _table("releases", ["lab", "status", "files", "problems"],
            [[r.lab, r.status, r.files, "\n".join(r.problems[:5]) or "-"] for r in results])
     return 0 if all(r.status == "ok" for r in results) else 1
@@ -103,13 +144,18 @@ def cmd_check(args) -> int:
         console.print(f"[yellow]warning:[/] {len(missing)} data file(s) missing in {data_dir()} "
                       f"(e.g. {missing[0]}); run `mlbd data` first")
     results = []
-    with _progress() as prog:
-        task = prog.add_task("checking labs", total=len(labs), item="")
+    with Steps("checking labs" + (" (with mutants)" if args.mutants else ""), len(labs)) as steps:
         for lab in labs:
             res = check_lab(root, lab, timeout=args.timeout, keep=Path(args.keep) if args.keep else None,
-                            progress=lambda s, lab=lab: prog.update(task, item=f"{lab.name}: {s}"), jobs=args.jobs)
+                            progress=lambda msg, lab=lab: steps.note(f"{lab.name}: {msg}"), jobs=args.jobs,
+                            limits=_limits(args), unsafe=args.unsafe, mutants=args.mutants,
+                            full_mutants=args.full_mutants)
             results.append(res)
-            prog.advance(task)
+            mutants = f", mutants caught {res.mutants_caught}/{res.mutants_total}" if args.mutants else ""
+            steps.done(lab.name, f"{res.status}: solution {res.solution_points:g}/{res.max_points:g}, "
+                                 f"blank {res.blank_points:g}{mutants}")
+            if steps.live:  # the verdict as soon as it is known (plain lines already say it)
+                console.print(f"{lab.name}: [{'green' if res.status == 'ok' else 'red'}]{res.status}[/]")
     report_path = Path(args.report) if args.report else root / "autograded" / "check-report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {"labs": {}}
     report.setdefault("labs", {}).update({r.lab: r.as_dict() for r in results})
@@ -130,23 +176,83 @@ def cmd_check(args) -> int:
     return 0 if all(r.status == "ok" for r in results) else 1
 
 
+def _limits(args):
+    from .grading.sandbox import Limits
+    return Limits(cell_seconds=args.cell_timeout, total_seconds=args.timeout, memory_mb=args.memory_mb,
+                  processes=args.max_processes, output_mb=args.output_mb, disk_mb=args.disk_mb,
+                  network=args.network)
+
+
 def cmd_autograde(args) -> int:
-    from .grading.autograde import autograde, find_submissions
+    from .grading.autograde import find_submissions, grade_lab, summary
     from .grading.course import course_root, select_labs
 
     root = course_root(args.course_dir)
     lab = select_labs(root, [args.lab])[0]
     n = len(find_submissions(Path(args.submissions).resolve(), lab.name))
-    with _progress() as prog:
-        task = prog.add_task(f"autograding {lab.name}", total=n, item="")
-        grades, path = autograde(root, lab, Path(args.submissions), Path(args.output) if args.output else None,
-                                 timeout=args.timeout, progress=lambda s: prog.update(task, advance=1, item=s))
+    if args.unsafe:
+        console.print("[yellow]warning:[/] --unsafe: submissions run WITHOUT isolation, with your rights")
+    with Steps(f"autograding {lab.name}", n) as steps:
+        grades, path = grade_lab(
+            root, lab, Path(args.submissions), Path(args.output) if args.output else None, jobs=args.jobs,
+            limits=_limits(args), unsafe=args.unsafe,
+            progress=lambda g: steps.done(g.student, f"{g.status} {g.autograded_score:g}/{g.autograded_max:g}"))
     _table(f"grades: {lab.name}", ["student", "status", "autograded", "manual (to grade)", "detail"],
            [[g.student, g.status, f"{g.autograded_score:g}/{g.autograded_max:g}",
              f"{g.manual_max:g}" + (" pending" if g.needs_manual_grade else ""), g.detail[:80] or "-"]
             for g in grades])
-    console.print(f"grades written to {path}")
+    s = summary(grades)
+    _table(f"summary: {lab.name} ({len(grades)} submissions)", ["status", "students"],
+           [[k, v] for k, v in sorted(s["counts"].items())] +
+           [["mean / median autograded", f"{s['mean']:.2f} / {s['median']:.2f}"]])
+    if s["attention"]:
+        _table("needs attention", ["student", "status", "why"], [list(a) for a in s["attention"]])
+    console.print(f"grades written to {path} (histogram: {path.with_suffix('.png')})")
     return 0
+
+
+def cmd_run(args) -> int:
+    from .grading.course import course_root, select_labs
+    from .run import run_lab
+
+    root = course_root(args.course_dir)
+    lab = select_labs(root, [args.lab])[0]
+    with Steps(f"running {lab.name}", None) as steps:
+        rep = run_lab(root, lab, Path(args.data), Path(args.output) if args.output else None,
+                      cell_timeout=args.cell_timeout, progress=lambda n, total, msg: steps.done(f"code cell {n}/{total}", msg))
+    _table(f"mlbd run {lab.name}", ["lab", "data", "status", "code cells", "executed", "skipped", "errors", "seconds"],
+           [[rep.lab, rep.data, rep.status, rep.cells, rep.executed, len(rep.skipped), len(rep.errors),
+             f"{rep.seconds:.1f}"]])
+    for e in rep.errors:
+        console.print(f"[red]{lab.name}:[/] {e}")
+    console.print(f"executed notebook: {rep.output}")
+    return 0 if rep.status == "ok" else 1
+
+
+def cmd_feedback(args) -> int:
+    from .grading.course import course_root, select_labs
+    from .grading.feedback import feedback
+
+    root = course_root(args.course_dir)
+    lab = select_labs(root, [args.lab])[0]
+    files = feedback(root, lab, show_hidden=args.show_hidden, students=args.students or None)
+    console.print(f"{len(files)} feedback file(s) in {root / 'feedback'}" +
+                  ("" if args.show_hidden else " (hidden tests and their tracebacks left out)"))
+    return 0
+
+
+def _limit_options(p, total: float) -> None:
+    from .grading.sandbox import Limits
+    d = Limits()
+    g = p.add_argument_group("isolation and limits (per submission)")
+    g.add_argument("--timeout", type=float, default=total, help=f"wall seconds for the whole notebook (default {total:g})")
+    g.add_argument("--cell-timeout", type=float, default=d.cell_seconds, help=f"wall seconds per cell (default {d.cell_seconds:g})")
+    g.add_argument("--memory-mb", type=int, default=d.memory_mb, help=f"resident memory of the kernel and its children (default {d.memory_mb})")
+    g.add_argument("--max-processes", type=int, default=d.processes, help=f"processes/threads (default {d.processes})")
+    g.add_argument("--output-mb", type=float, default=d.output_mb, help=f"notebook output kept (default {d.output_mb:g})")
+    g.add_argument("--disk-mb", type=int, default=d.disk_mb, help=f"private scratch space and largest file (default {d.disk_mb})")
+    g.add_argument("--network", action="store_true", help="let submissions use the network (off by default)")
+    g.add_argument("--unsafe", action="store_true", help="grade WITHOUT isolation where the machine cannot provide it")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,20 +275,38 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--check", action="store_true", help="fail if release/ is out of date or leaks solutions")
     r.set_defaults(func=cmd_release)
 
-    c = sub.add_parser("check", help="grade each lab's solution, blank release and mutants")
+    c = sub.add_parser("check", help="grade each lab's solution and blank release (and mutants with --mutants)")
     c.add_argument("labs", nargs="*", help="labs (default: all)")
-    c.add_argument("--timeout", type=float, default=600, help="seconds allowed per notebook run (default 600)")
+    c.add_argument("--mutants", action="store_true",
+                   help="also prove that every mutant of mutants.yml loses points (make test, CI)")
     c.add_argument("--jobs", type=int, default=2, help="blank/mutant submissions graded in parallel (default 2)")
+    c.add_argument("--full-mutants", action="store_true",
+                   help="grade every mutant in full (default: stop at the first test cell that catches it)")
+    _limit_options(c, total=600)
     c.add_argument("--keep", help="copy the autograded notebooks into this folder (for debugging)")
     c.add_argument("--report", help="report path (default: autograded/check-report.json)")
     c.set_defaults(func=cmd_check)
+
+    u = sub.add_parser("run", help="execute a lab's solution on another data folder (e.g. real data)")
+    u.add_argument("lab")
+    u.add_argument("--data", required=True, help="data folder (e.g. built by `mlbd data NAME --from FILE --out DIR`)")
+    u.add_argument("--output", help="executed notebook (default: autograded/run/<lab>.ipynb)")
+    u.add_argument("--cell-timeout", type=float, default=900, help="seconds allowed per cell (default 900)")
+    u.set_defaults(func=cmd_run)
 
     a = sub.add_parser("autograde", help="grade collected submissions and export a CSV")
     a.add_argument("lab")
     a.add_argument("--submissions", required=True, help="folder with <student>/<lab>/<lab>.ipynb")
     a.add_argument("--output", help="CSV path (default: grades/<lab>.csv)")
-    a.add_argument("--timeout", type=float, default=900, help="seconds allowed per submission")
+    a.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: the number of cores)")
+    _limit_options(a, total=1800)
     a.set_defaults(func=cmd_autograde)
+
+    f = sub.add_parser("feedback", help="per-student HTML feedback of an autograded lab (feedback/)")
+    f.add_argument("lab")
+    f.add_argument("--students", nargs="*", help="only these students (default: all autograded)")
+    f.add_argument("--show-hidden", action="store_true", help="include the hidden tests' source and tracebacks")
+    f.set_defaults(func=cmd_feedback)
     return p
 
 

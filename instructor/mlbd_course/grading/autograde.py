@@ -1,4 +1,4 @@
-"""``mlbd autograde``: grade collected submissions one student at a time and export a CSV.
+"""``mlbd autograde``: grade collected submissions, isolated and in parallel, and export a CSV.
 
 Submissions follow nbgrader's layout ``<DIR>/<student>/<lab>/<lab>.ipynb``. Each notebook is checked
 before grading (readable, valid nbformat, unique cell ids); a broken one is reported with its reason
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from .check import autograded_points, cell_errors
+from .check import cell_errors
 from .course import CourseError, Lab, autograded_cells, nbgrader, read_nb
 
 
@@ -65,57 +65,123 @@ def find_submissions(submissions: Path, lab: str) -> dict[str, Path]:
     return found
 
 
-def autograde(root: Path, lab: Lab, submissions: Path, output: Path | None = None,
-              timeout: float = 900, progress=None) -> tuple[list[StudentGrade], Path]:
-    """Grade every submission of ``lab`` in ``submissions``; return the grades and the CSV path."""
+NEEDS_ATTENTION = ("invalid", "error", "timeout", "out-of-memory", "process-limit", "kernel-died",
+                   "output-limit", "tampered")
+
+
+def grade_lab(root: Path, lab: Lab, submissions: Path, output: Path | None = None, jobs: int | None = None,
+              limits=None, unsafe: bool = False, progress=None, plot: bool = True) -> tuple[list[StudentGrade], Path]:
+    """Grade every submission of ``lab`` in isolation, ``jobs`` at a time; write the gradebook (grader
+    process only), ``grades/<lab>.csv`` (or ``output``) and a histogram ``grades/<lab>.png``."""
+    import os
+    import tempfile
+
+    from .course import nbgrader_env
+    from .isolated import grade_many, record
+    from .sandbox import IsolationUnavailable, Limits, isolation_problem
+
+    limits = limits or Limits()
+    if not unsafe and isolation_problem():
+        raise IsolationUnavailable(f"cannot isolate submissions on this machine: {isolation_problem()}; "
+                                   "`--unsafe` grades without isolation (submissions then run with your rights)")
     found = find_submissions(Path(submissions).resolve(), lab.name)
-    cells = autograded_cells(read_nb(lab.notebook))
+    src = read_nb(lab.notebook)
+    cells = autograded_cells(src)
     auto_max = sum(cells.values())
-    manual_max = sum(float(c.metadata["nbgrader"].get("points", 0)) for c in read_nb(lab.notebook).cells
+    manual_max = sum(float(c.metadata["nbgrader"].get("points", 0)) for c in src.cells
                      if c.get("metadata", {}).get("nbgrader", {}).get("grade")
                      and c.metadata["nbgrader"].get("solution"))
-    # register the assignment (and its hidden tests) in the gradebook without touching release/
     run = nbgrader(["generate_assignment", lab.name, "--force",
                     "--CourseDirectory.release_directory=.mlbd-tmp/release"], root, timeout=600)
     if run.returncode != 0:
         raise CourseError(f"nbgrader generate_assignment {lab.name} failed:\n{run.output[-2000:]}")
-    grades = []
+    grades: dict[str, StudentGrade] = {}
+    valid: dict[str, Path] = {}
+    notes: dict[str, str] = {}
     for student, folder in found.items():
-        if progress:
-            progress(student)
         g = StudentGrade(student, lab.name, "graded", autograded_max=auto_max, manual_max=manual_max,
                          max_score=auto_max + manual_max)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             problem, note = validate_submission(folder / f"{lab.name}.ipynb")
+        grades[student] = g
         if problem:
             g.status, g.detail = "invalid", problem
-            grades.append(g)
-            continue
-        dest = root / "submitted" / student / lab.name
-        if dest.resolve() != folder.resolve():
-            shutil.rmtree(dest, ignore_errors=True)
-            shutil.copytree(folder, dest)
-        run = nbgrader(["autograde", lab.name, f"--student={student}", "--force"], root, timeout=timeout)
-        if run.timed_out or run.returncode != 0:
-            g.status = "timeout" if run.timed_out else "error"
-            g.detail = f"nbgrader autograde: {run.output.strip()[-300:]}"
-            g.autograded_score = 0.0
-            grades.append(g)
-            continue
-        g.autograded_score = autograded_points(root, lab.name, lab.name, student, cells)
-        from nbgrader.api import Gradebook
-        with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-            sub = gb.find_submission(lab.name, student)
-            g.score, g.needs_manual_grade = float(sub.score), bool(sub.needs_manual_grade)
-        errors = cell_errors(root / "autograded" / student / lab.name / f"{lab.name}.ipynb")
-        g.detail = "; ".join(([note] if note else []) + errors)
-        grades.append(g)
+            if progress:
+                progress(g)
+        else:
+            valid[student], notes[student] = folder, note
+    base = Path(tempfile.mkdtemp(prefix="mlbd-grade-"))
+    try:
+        def done(o, n, total):
+            g = grades[o.student]
+            g.status, g.autograded_score = o.status, o.points
+            if progress:
+                progress(g)
+
+        outcomes = grade_many(root, lab, valid, cells, limits, jobs=jobs or os.cpu_count() or 1,
+                              data_dir=nbgrader_env().get("MLBD_DATA_DIR"), unsafe=unsafe, progress=done, base=base)
+        problems = record(root, lab, outcomes, valid)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    from nbgrader.api import Gradebook, MissingEntry
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        for student, o in outcomes.items():
+            g = grades[student]
+            g.status, g.autograded_score = o.status, o.points
+            detail = [notes[student]] if notes.get(student) else []
+            if o.tampered:
+                detail.append("tampered: " + "; ".join(f"{k}: {', '.join(v[:3])}" for k, v in o.tampered.items()))
+            detail += [d for d in o.detail.split("; ")
+                       if d and not any(d.startswith(f"{gid}: ") for gid in o.tampered)]
+            if student in problems:
+                g.status = "error"
+                detail.append(f"gradebook: {problems[student]}")
+            try:
+                sub = gb.find_submission(lab.name, student)
+                g.score, g.needs_manual_grade = float(sub.score), bool(sub.needs_manual_grade)
+            except MissingEntry:
+                g.score = o.points
+            if g.status in ("graded", "tampered", "timeout", "out-of-memory", "kernel-died"):
+                errors = cell_errors(root / "autograded" / student / lab.name / f"{lab.name}.ipynb")
+                detail += [e for e in errors if e not in detail]
+            g.detail = "; ".join(dict.fromkeys(detail))
+    ordered = [grades[s] for s in found]
     output = Path(output) if output else root / "grades" / f"{lab.name}.csv"
     output.parent.mkdir(parents=True, exist_ok=True)
     with open(output, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(asdict(grades[0])))
+        writer = csv.DictWriter(f, fieldnames=list(asdict(ordered[0])))
         writer.writeheader()
-        for g in grades:
+        for g in ordered:
             writer.writerow(asdict(g))
-    return grades, output
+    if plot:
+        histogram(ordered, output.with_suffix(".png"), f"{lab.name}: autograded score")
+    return ordered, output
+
+
+def histogram(grades: list[StudentGrade], path: Path, title: str) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scores = [g.autograded_score for g in grades]
+    top = max([g.autograded_max for g in grades] + [1])
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist(scores, bins=min(20, max(5, int(top) + 1)), range=(0, top), color="#4477aa", edgecolor="white")
+    ax.set(xlabel=f"autograded points (max {top:g})", ylabel="students", title=f"{title} (n={len(scores)})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def summary(grades: list[StudentGrade]) -> dict:
+    """Status counts, mean/median autograded score, and who needs attention (and why)."""
+    import statistics
+    counts: dict[str, int] = {}
+    for g in grades:
+        counts[g.status] = counts.get(g.status, 0) + 1
+    scores = [g.autograded_score for g in grades]
+    attention = [(g.student, g.status, g.detail[:160]) for g in grades if g.status in NEEDS_ATTENTION]
+    return dict(counts=counts, mean=statistics.fmean(scores) if scores else 0.0,
+                median=statistics.median(scores) if scores else 0.0, attention=attention)

@@ -6,19 +6,19 @@ For every lab, in a scratch course directory with its own gradebook:
 2. autograde the instructor's solution as a student -> must earn every autograded point
    (this executes the notebook top to bottom; its wall time and peak memory are reported);
 3. autograde the untouched release as another student -> must earn 0 autograded points;
-4. autograde each mutant (``mutants.yml``) -> each must lose points.
+4. with ``--mutants`` (``make test``, CI), autograde each mutant (``mutants.yml``) -> each must lose points.
+
+Every submission runs through the isolated path of ``mlbd autograde`` (:mod:`.isolated`).
 """
 from __future__ import annotations
 
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from .course import (CourseError, Lab, autograded_cells, generate_release, nbgrader, read_nb,
-                     scratch_course)
+from .course import CourseError, Lab, autograded_cells, generate_release, read_nb, scratch_course
 from .mutants import apply_mutant, load_mutants, solution_submission
 
 
@@ -75,25 +75,34 @@ def autograded_points(course: Path, lab: str, notebook: str, student: str, cells
     return total
 
 
-def submit(course: Path, lab: Lab, release_dir: Path, student: str, nb) -> None:
-    dest = course / "submitted" / student / lab.name
-    shutil.copytree(release_dir, dest, dirs_exist_ok=True)
-    nbformat.write(nb, str(dest / f"{lab.name}.ipynb"))
-
-
 def check_lab(root: Path, lab: Lab, timeout: float = 600, keep: Path | None = None, progress=None,
-              jobs: int = 2) -> LabCheck:
-    """Run the four checks above for ``lab``; never raises for a failing lab (see ``problems``).
+              jobs: int = 2, limits=None, unsafe: bool = False, mutants: bool = True,
+              full_mutants: bool = False) -> LabCheck:
+    """The checks above, through the isolated grading path of ``mlbd autograde``
+    (:mod:`mlbd_course.grading.isolated`): the solution and the blank release are graded in full; with
+    ``mutants``, each mutant runs until the first test cell after its mutated cell that fails (it is then
+    *caught*, and that cell's grade_id is reported), or in full with ``full_mutants``. Never raises for a
+    failing lab (see ``problems``)."""
+    import tempfile
 
-    The blank release and the mutants are graded ``jobs`` at a time (after the solution, which runs
-    alone so that its time and memory are measured undisturbed).
-    """
+    from .course import nbgrader_env
+    from .isolated import grade_many
+    from .sandbox import Limits, isolation_problem
+
     res = LabCheck(lab.name)
-    course = scratch_course(root, [lab])
+    limits = limits or Limits(total_seconds=timeout)
     step = progress or (lambda msg: None)
+    if not unsafe and isolation_problem():
+        res.problems.append(f"cannot isolate submissions on this machine: {isolation_problem()} "
+                            "(`mlbd check --unsafe` runs them without isolation)")
+        res.status = "FAIL"
+        return res
+    course = scratch_course(root, [lab])
+    base = Path(tempfile.mkdtemp(prefix="mlbd-check-"))
+    data_dir = nbgrader_env().get("MLBD_DATA_DIR")
     try:
-        mutants = load_mutants(lab.mutants_file)
-        res.mutants_total = len(mutants)
+        mutant_list = load_mutants(lab.mutants_file) if mutants else []
+        res.mutants_total = len(mutant_list)
         step("release")
         release_dir = generate_release(course, lab)
         source_nb, release_nb = read_nb(lab.notebook), read_nb(release_dir / f"{lab.name}.ipynb")
@@ -103,68 +112,62 @@ def check_lab(root: Path, lab: Lab, timeout: float = 600, keep: Path | None = No
             res.problems.append("the notebook has no autograded test cell")
         solution = solution_submission(source_nb, release_nb)
         students = {"solution": solution, "blank": release_nb}
-        for m in mutants:
+        for m in mutant_list:
             students[f"mutant-{m.name}"] = apply_mutant(solution, m, where=f"{lab.mutants_file}: ")
+        folders = {}
         for student, nb in students.items():
-            submit(course, lab, release_dir, student, nb)
+            folders[student] = base / "in" / student
+            shutil.copytree(release_dir, folders[student])
+            nbformat.write(nb, str(folders[student] / f"{lab.name}.ipynb"))
+        stop_after = {} if full_mutants else {f"mutant-{m.name}": m.cell for m in mutant_list}
 
-        def grade(student: str, where: Path):
-            step(student)
-            run = nbgrader(["autograde", lab.name, f"--student={student}", "--force"], where, timeout=timeout)
-            if run.timed_out:
-                return run, None
-            if run.returncode != 0:
-                res.problems.append(f"{student}: nbgrader autograde failed: {run.output.strip()[-500:]}")
-                return run, None
-            return run, autograded_points(where, lab.name, lab.name, student, cells)
+        def report(o, n, total):
+            step(f"{o.student}: {o.status} {o.points:g}/{res.max_points:g}")
 
         # the solution runs alone, so that its wall time and memory are not disturbed
-        run, pts = grade("solution", course)
-        res.seconds, res.peak_mb = run.seconds, run.peak_mb
-        autograded_nb = course / "autograded" / "solution" / lab.name / f"{lab.name}.ipynb"
-        if run.timed_out:
-            res.problems.append(f"solution: did not finish within {timeout:.0f} s")
-        elif pts is not None:
-            res.solution_points = pts
-            if pts < res.max_points:
-                res.problems.append(f"solution earns {pts:g}/{res.max_points:g}: " +
-                                    "; ".join(cell_errors(autograded_nb)))
-        # the others run `jobs` at a time, each in its own copy of the course (own gradebook)
+        step("solution")
+        out = grade_many(course, lab, {"solution": folders["solution"]}, cells, limits, jobs=1,
+                         data_dir=data_dir, unsafe=unsafe, progress=report, base=base / "graded")
         others = [s for s in students if s != "solution"]
-        copies = {}
-        for student in others:
-            copies[student] = course.with_name(f"{course.name}-{student}")
-            shutil.copytree(course, copies[student], symlinks=True,
-                            ignore=shutil.ignore_patterns("autograded"))
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            graded = dict(zip(others, pool.map(lambda s: grade(s, copies[s]), others)))
-        if keep is not None:
-            for student, where in copies.items():
-                if (where / "autograded" / student).exists():
-                    shutil.copytree(where / "autograded" / student, course / "autograded" / student)
-        for where in copies.values():
-            shutil.rmtree(where, ignore_errors=True)
-        run, pts = graded["blank"]
-        res.blank_points = pts
-        if run.timed_out:
-            res.problems.append(f"blank release: did not finish within {timeout:.0f} s")
-        elif pts is not None and pts > 0:
-            res.problems.append(f"untouched release earns {pts:g} points (must be 0)")
-        for m in mutants:
-            run, pts = graded[f"mutant-{m.name}"]
-            caught = run.timed_out or (pts is not None and pts < res.max_points)
+        out.update(grade_many(course, lab, {s: folders[s] for s in others}, cells, limits, jobs=jobs,
+                              data_dir=data_dir, unsafe=unsafe, stop_after=stop_after, progress=report,
+                              base=base / "graded"))
+        sol = out["solution"]
+        res.seconds, res.peak_mb, res.solution_points = sol.seconds, sol.peak_mb, sol.points
+        if sol.status != "graded":
+            res.problems.append(f"solution: {sol.status}: {sol.detail[:500]}")
+        if sol.points < res.max_points:
+            errors = cell_errors(sol.notebook) if sol.notebook else [sol.detail[:300]]
+            res.problems.append(f"solution earns {sol.points:g}/{res.max_points:g}: " + "; ".join(errors))
+        blank = out["blank"]
+        res.blank_points = blank.points
+        if blank.status in ("error",):
+            res.problems.append(f"blank release: {blank.detail[:300]}")
+        elif blank.points > 0:
+            res.problems.append(f"untouched release earns {blank.points:g} points (must be 0)")
+        for m in mutant_list:
+            o = out[f"mutant-{m.name}"]
+            caught = o.status != "error" and (o.points < res.max_points or o.status in ("timeout", "out-of-memory"))
             res.mutants_caught += int(caught)
-            res.mutants.append(dict(name=m.name, description=m.description, points=pts, caught=caught))
-            if not caught:
+            res.mutants.append(dict(name=m.name, description=m.description, points=o.points, caught=caught,
+                                    caught_by=o.caught_by, status=o.status, seconds=round(o.seconds, 1)))
+            if o.status == "error":
+                res.problems.append(f"mutant {m.name!r}: grading failed: {o.detail[:300]}")
+            elif not caught:
                 res.problems.append(f"mutant {m.name!r} ({m.description}) keeps all {res.max_points:g} points")
-    except CourseError as exc:
-        res.problems.append(str(exc))
-    finally:
         if keep is not None:
             dest = keep / lab.name
             shutil.rmtree(dest, ignore_errors=True)
-            if (course / "autograded").exists():
-                shutil.copytree(course / "autograded", dest)
+            for student, o in out.items():
+                if o.notebook is not None and o.notebook.exists():
+                    (dest / student / lab.name).mkdir(parents=True, exist_ok=True)
+                    shutil.copy(o.notebook, dest / student / lab.name / o.notebook.name)
+    except CourseError as exc:
+        res.problems.append(str(exc))
+    finally:
         shutil.rmtree(course, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
     res.status = "ok" if not res.problems else "FAIL"
     return res
+
+
