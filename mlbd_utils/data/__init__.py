@@ -6,8 +6,8 @@ Typical use in a notebook::
     df = load("aggregated_fc")
 """
 from .registry import (DEFAULT_SEED, Dataset, Generated, build_one, convert_real, data_dir, datasets,
-                       get, load, load_truth)
+                       get, is_real, load, load_truth)
 from .schema import Column, DataError, Schema, read_table, validate
 
 __all__ = ["DEFAULT_SEED", "Column", "DataError", "Dataset", "Generated", "Schema", "build_one",
-           "convert_real", "data_dir", "datasets", "get", "load", "load_truth", "read_table", "validate"]
+           "convert_real", "data_dir", "datasets", "get", "is_real", "load", "load_truth", "read_table", "validate"]

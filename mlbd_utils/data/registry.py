@@ -23,7 +23,7 @@ from .schema import DataError, Schema, read_table, validate
 DEFAULT_SEED = 2024
 CHECKSUMS = Path(__file__).with_name("checksums.json")
 # Modules that define a ``DATASET``; order is the build order.
-MODULES = ("flipped", "assistments", "mooc", "explainability", "hours", "fairness", "student_performance", "essays")
+MODULES = ("flipped", "assistments", "mooc", "explainability", "hours", "fairness", "student_performance", "essays", "oulad")
 
 
 @dataclass
@@ -129,6 +129,7 @@ def build_one(ds: Dataset, out: Path, seed: int = DEFAULT_SEED) -> list[dict]:
     truth_path = out / "ground_truth" / f"{ds.name}.json"
     truth_path.parent.mkdir(parents=True, exist_ok=True)
     truth_path.write_text(json.dumps(gen.truth, indent=1, sort_keys=True, default=_json_default) + "\n")
+    (out / "real" / f"{ds.name}.json").unlink(missing_ok=True)  # synthetic again: forget a real conversion
     secs = time.perf_counter() - t0
     expected = expected_checksums()
     rows = []
@@ -157,6 +158,11 @@ def convert_real(ds: Dataset, src: Path, out: Path) -> list[dict]:
     t0 = time.perf_counter()
     frames = ds.from_real(src)
     write_dataset(ds, frames, out)
+    # real data has no generating parameters: drop a stale synthetic ground truth, record the provenance
+    (Path(out) / "ground_truth" / f"{ds.name}.json").unlink(missing_ok=True)
+    (Path(out) / "real").mkdir(parents=True, exist_ok=True)
+    (Path(out) / "real" / f"{ds.name}.json").write_text(json.dumps(
+        {"dataset": ds.name, "source": src.name, "files": sorted(frames)}, indent=1) + "\n")
     secs = time.perf_counter() - t0
     return [dict(dataset=ds.name, file=f, rows=len(frames[f]), kb=round((out / f).stat().st_size / 1024, 1),
                  sha256=sha256(out / f), checksum=f"real: {src.name}", seconds=round(secs, 2))
@@ -188,10 +194,21 @@ def load(name: str, data_path: str | Path | None = None) -> pd.DataFrame:
 def load_truth(name: str, data_path: str | Path | None = None) -> dict:
     """The ground truth written next to a generated dataset (``data/ground_truth/<name>.json``)."""
     folder = Path(data_path) if data_path is not None else data_dir()
+    if is_real(name, folder):
+        src = json.loads((folder / "real" / f"{get(name).name}.json").read_text()).get("source", "?")
+        raise DataError(f"{folder}: {name!r} was converted from a real file ({src}), which has no ground truth; "
+                        "this step compares with the generating parameters and only runs on the synthetic data")
     path = folder / "ground_truth" / f"{get(name).name}.json"
     if not path.exists():
         raise DataError(f"{path}: file not found; build the dataset with `mlbd data {name}`")
     return json.loads(path.read_text())
+
+
+def is_real(name: str, data_path: str | Path | None = None) -> bool:
+    """True when the data folder's copy of dataset ``name`` was converted from a real public file
+    (``mlbd data NAME --from ...``) rather than generated: it then has no ground truth."""
+    folder = Path(data_path) if data_path is not None else data_dir()
+    return (folder / "real" / f"{get(name).name}.json").exists()
 
 
 def _json_default(o):
