@@ -22,7 +22,8 @@ P(correct) of every test row) twice: on all the skills, and on the six skills of
 A model that fails reports ``{"error": "..."}`` instead of its scores.
 
 AFM and PFA are ``lme4::glmer`` fits with a random intercept per student and per skill and random
-slopes per skill (:class:`mlbd_utils.knowledge_tracing.AFM` / ``PFA``). On all the skills of the
+slopes per skill (``AFM`` / ``PFA`` of ``benchmarks/kt_models.py``: reference models kept out of the
+student package). On all the skills of the
 real data (about 260,000 training rows, 3,300 students, 110 skills) one fit takes several minutes.
 ``--max-rows-lmer N`` fits them on a seeded random subset of the training *students* holding at most
 ``N`` rows (the test set is unchanged); the JSON then says ``"subsampled": true`` and ``train_rows``.
@@ -71,7 +72,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mlbd_utils.data import assistments  # noqa: E402
-from mlbd_utils.knowledge_tracing import AFM, BKT, LECTURE_SKILLS, PFA, split_by_student  # noqa: E402
+from mlbd_utils.knowledge_tracing import LECTURE_SKILLS, create_iterator  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kt_models import AFM, BKT, PFA  # noqa: E402  (reference models: instructor material, not mlbd_utils)
 
 MODELS = ("BKT", "AFM", "PFA", "DKT")
 
@@ -176,16 +180,24 @@ def main(argv=None) -> int:
 
     log(f"reading {path}")
     df = read_interactions(path)
-    train, test = split_by_student(df, train_size=1 - args.test_size, random_state=args.seed)
+    train_idx, test_idx = next(create_iterator(df, train_size=1 - args.test_size, random_state=args.seed))
+    train, test = df.iloc[train_idx].copy(), df.iloc[test_idx].copy()
     log(f"{len(df)} rows, {df.user_id.nunique()} students, {df.skill_name.nunique()} skills; "
         f"train {len(train)} rows, test {len(test)} rows")
     frames = {"all": (train, test)}
     if "subset" in scopes:
-        frames["subset"] = (train[train.skill_name.isin(LECTURE_SKILLS)], test[test.skill_name.isin(LECTURE_SKILLS)])
+        sub = (train[train.skill_name.isin(LECTURE_SKILLS)], test[test.skill_name.isin(LECTURE_SKILLS)])
+        missing = sorted(set(LECTURE_SKILLS) - set(df.skill_name))
+        if missing or sub[0].empty or sub[1].empty:
+            log(f"skipping the 'subset' scope: the file lacks lecture skill(s) {missing or LECTURE_SKILLS} "
+                "(or has no training or test row on them)")
+            scopes = [s for s in scopes if s != "subset"]
+        else:
+            frames["subset"] = sub
 
     out = {"data": str(path), "rows": int(len(df)), "students": int(df.user_id.nunique()),
            "skills": int(df.skill_name.nunique()), "seed": args.seed, "test_size": args.test_size,
-           "max_rows_lmer": args.max_rows_lmer, "models": {m: {} for m in models}}
+           "max_rows_lmer": args.max_rows_lmer, "scopes": scopes, "models": {m: {} for m in models}}
     jobs = [(m, s) for m in models for s in scopes]
     with tqdm(jobs, file=sys.stderr, desc="models") as bar:
         for name, scope in bar:

@@ -14,20 +14,21 @@ Knowledge tracing (ASSISTments-style interactions ``user_id, order_id, skill_nam
 * :func:`build_dkt_model` builds the LSTM/GRU model; its loss (:class:`MaskedBinaryCrossentropy`)
   and metrics (:class:`MaskedAUC`, :class:`MaskedRMSE`, :class:`MaskedBinaryAccuracy`) read the
   predicted probability of the target skill and count the **real steps only**.
-  :func:`masked_auc` is the same AUC in NumPy/scikit-learn, and :func:`seed_style_auc` reproduces the
-  bug of the original notebook, whose padded steps became (label 0, prediction 0) pairs that inflate
-  the AUC (about 0.84 for random predictions on typical padding instead of 0.5).
+  :func:`seed_style_auc` reproduces the bug of the original notebook, whose padded steps became
+  (label 0, prediction 0) pairs that inflate the AUC (about 0.84 for random predictions on typical
+  padding instead of 0.5).
 * :class:`DKT` is a scikit-learn-style estimator: ``DKT(...).fit(df).predict_proba(df)`` returns,
   for every row, the probability that the answer is correct given the student's previous rows.
 
-MOOC weekly data (``mooc_feat``, ``mooc_quizzes``, ``mooc_lab``):
+MOOC weekly data (``mooc_feat``, ``mooc_quizzes``, ``mooc_lab``): :func:`minmax_scale_sequences`
+scales ``(learners, weeks, features)`` arrays with statistics of the training learners only, and
+:func:`build_sequence_regressor` builds a masked regression of a weekly value (metric :class:`MaskedRMSE`
+with ``targets="regression"``).
 
-* :func:`mooc_arrays` reshapes the files into ``(learners, weeks, features)`` arrays, the weekly quiz
-  targets (``mask_value`` where no quiz was taken) and the pass/fail labels;
-  :func:`minmax_scale_sequences` scales them with statistics of the training learners only;
-* :func:`build_sequence_regressor` (masked regression of the weekly quiz score, metric
-  :class:`MaskedRMSE` with ``targets="regression"``; :func:`masked_rmse` in NumPy) and
-  :func:`build_sequence_classifier` (pass/fail from the first weeks, see :func:`first_weeks`).
+What lecture 08 grades is deliberately **not** here (the student package holds no reference answer, see
+``tests/test_student_package.py``): the AUC and the RMSE on real steps / observed weeks in NumPy, the
+masked weekly quiz targets, the first weeks of the arrays and the early-warning classifier are the
+students' tasks; the hidden tests compute their references inline.
 
 Importing this module imports Keras (TensorFlow backend). Unless already set, it quietens TensorFlow's C++
 logging (``TF_CPP_MIN_LOG_LEVEL=3``) and turns oneDNN off (``TF_ENABLE_ONEDNN_OPTS=0``: no start-up notice on
@@ -58,11 +59,10 @@ UNKNOWN_INPUT = -2  # input id of an interaction with a skill unseen in training
 COLUMNS = ("user_id", "order_id", "skill_name", "correct")
 
 __all__ = [
-    "MASK_VALUE", "Sequences", "prepare_sequences", "pad_sequences", "real_steps", "masked_auc",
-    "seed_style_auc", "masked_rmse", "per_skill_mean", "dkt_targets", "regression_targets",
-    "MaskedBinaryCrossentropy", "MaskedMeanSquaredError", "MaskedAUC", "MaskedRMSE", "MaskedBinaryAccuracy",
-    "build_dkt_model", "DKT", "mooc_arrays", "minmax_scale_sequences", "first_weeks",
-    "build_sequence_regressor", "build_sequence_classifier",
+    "MASK_VALUE", "Sequences", "prepare_sequences", "pad_sequences", "seed_style_auc", "per_skill_mean",
+    "dkt_targets", "regression_targets", "MaskedBinaryCrossentropy", "MaskedMeanSquaredError", "MaskedAUC",
+    "MaskedRMSE", "MaskedBinaryAccuracy", "build_dkt_model", "DKT", "minmax_scale_sequences",
+    "build_sequence_regressor",
 ]
 
 
@@ -236,26 +236,6 @@ def pad_sequences(seqs: Sequences, length: int | None = None, mask_value: float 
 # --------------------------------------------------------------------------------------------------
 # NumPy / scikit-learn metrics
 # --------------------------------------------------------------------------------------------------
-def real_steps(Y, P):
-    """Labels and predicted probabilities of the real steps of padded DKT arrays.
-
-    ``Y`` (n, T, 2) are targets from :func:`pad_sequences`, ``P`` (n, T, n_skills) the model output.
-    Returns two 1-D arrays ``(y, p)``: the answer and the predicted probability *of the target skill*
-    at every real step (padded steps and unknown skills dropped).
-    """
-    Y, P = np.asarray(Y), np.asarray(P)
-    mask = Y[..., 1] >= 0
-    skill = np.where(mask, Y[..., 0], 0).astype(int)
-    p = np.take_along_axis(P, skill[..., None], axis=-1)[..., 0]
-    return Y[..., 1][mask].astype(int), p[mask]
-
-
-def masked_auc(Y, P) -> float:
-    """ROC AUC of DKT predictions on the real steps only (see :func:`real_steps`)."""
-    y, p = real_steps(Y, P)
-    return float(roc_auc_score(y, p))
-
-
 def seed_style_auc(Y, P, mask_value: float = MASK_VALUE) -> float:
     """The AUC of the original lecture notebook, **wrong on purpose** (for demonstrations and tests).
 
@@ -270,16 +250,6 @@ def seed_style_auc(Y, P, mask_value: float = MASK_VALUE) -> float:
     p = np.where(mask, np.take_along_axis(P, skill[..., None], axis=-1)[..., 0], 0.0)
     y = np.where(mask, Y[..., 1], 0.0)
     return float(roc_auc_score(y.ravel().astype(int), p.ravel()))
-
-
-def masked_rmse(y_true, y_pred, mask_value: float = MASK_VALUE) -> float:
-    """Root mean squared error over the entries where ``y_true != mask_value`` (missing targets)."""
-    y_true = np.asarray(y_true, dtype=float)
-    y_pred = np.broadcast_to(np.asarray(y_pred, dtype=float), y_true.shape)
-    keep = y_true != mask_value
-    if not keep.any():
-        raise ValueError("no target left after masking")
-    return float(np.sqrt(np.mean((y_true[keep] - y_pred[keep]) ** 2)))
 
 
 def per_skill_mean(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
@@ -459,23 +429,6 @@ def build_sequence_regressor(n_features: int, cell: str = "lstm", units: int = 3
     return model
 
 
-def build_sequence_classifier(n_features: int, cell: str = "lstm", units: int = 32, dropout: float = 0.0,
-                              learning_rate: float = 1e-3, mask_value: float = MASK_VALUE) -> keras.Model:
-    """Compiled model making one binary prediction per sequence (e.g. pass/fail from early weeks).
-
-    Masking -> LSTM/GRU (last state only) -> Dense(1, sigmoid); binary cross-entropy, metrics AUC and
-    binary accuracy. Feed it only the weeks known at prediction time (:func:`first_weeks`).
-    """
-    inputs = keras.Input(shape=(None, n_features), name="weeks")
-    x = keras.layers.Masking(mask_value=mask_value)(inputs)
-    x = _cell(cell)(units, return_sequences=False, dropout=dropout)(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="p_pass")(x)
-    model = keras.Model(inputs, outputs, name=f"early_{cell.lower()}")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
-                  metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="binary_accuracy")])
-    return model
-
-
 # --------------------------------------------------------------------------------------------------
 # The DKT estimator
 # --------------------------------------------------------------------------------------------------
@@ -633,49 +586,6 @@ class DKT(BaseEstimator):
 # --------------------------------------------------------------------------------------------------
 # MOOC weekly data
 # --------------------------------------------------------------------------------------------------
-def mooc_arrays(feat: pd.DataFrame, quizzes: pd.DataFrame, labels: pd.DataFrame | None = None,
-                mask_value: float = MASK_VALUE) -> dict:
-    """Reshape the MOOC files into arrays (one row per learner, in the files' order).
-
-    Parameters
-    ----------
-    feat : DataFrame
-        ``mooc_feat``: ``user_id``, ``week`` and the weekly features, one row per learner and week.
-    quizzes : DataFrame
-        ``mooc_quizzes``: ``user_id``, ``week``, ``quiz_correct`` (missing: quiz not taken), same rows.
-    labels : DataFrame, optional
-        ``mooc_lab``: ``user_id``, ``label-pass-fail``, learners in the same order.
-
-    Returns
-    -------
-    dict with ``X`` (float32, learners x weeks x features, raw values), ``y_quiz`` (float32,
-    learners x weeks x 1, ``mask_value`` where no quiz was taken), ``users``, ``features`` (names) and,
-    with ``labels``, ``y_pass`` (int, learners).
-    """
-    users = pd.unique(feat["user_id"])
-    weeks = np.sort(pd.unique(feat["week"]))
-    n, W = len(users), len(weeks)
-    expect_users = np.repeat(users, W)
-    expect_weeks = np.tile(weeks, n)
-    for name, frame in (("mooc_feat", feat), ("mooc_quizzes", quizzes)):
-        if len(frame) != n * W or not (np.array_equal(frame["user_id"].to_numpy(), expect_users)
-                                       and np.array_equal(frame["week"].to_numpy(), expect_weeks)):
-            raise ValueError(f"{name}: expected one row per learner and week, learner by learner, "
-                             f"weeks in increasing order")
-    features = [c for c in feat.columns if c not in ("user_id", "week")]
-    out = {
-        "X": feat[features].to_numpy(dtype=np.float32).reshape(n, W, len(features)),
-        "y_quiz": quizzes["quiz_correct"].fillna(mask_value).to_numpy(dtype=np.float32).reshape(n, W, 1),
-        "users": np.asarray(users),
-        "features": features,
-    }
-    if labels is not None:
-        if not np.array_equal(labels["user_id"].to_numpy(), users):
-            raise ValueError("mooc_lab: learners must be in the same order as in mooc_feat")
-        out["y_pass"] = labels["label-pass-fail"].to_numpy(dtype=int)
-    return out
-
-
 def minmax_scale_sequences(X_train, *others):
     """Min-max scale (learners, weeks, features) arrays with the training learners' statistics.
 
@@ -690,12 +600,3 @@ def minmax_scale_sequences(X_train, *others):
     span[span == 0] = 1.0
     scaled = [((np.asarray(x, dtype=np.float32) - lo) / span).astype(np.float32) for x in (X_train, *others)]
     return scaled[0] if not others else tuple(scaled)
-
-
-def first_weeks(X, n_weeks: int):
-    """The first ``n_weeks`` weeks (weeks ``0 .. n_weeks-1``) of (learners, weeks, features) arrays:
-    what an early-warning model may see after ``n_weeks`` weeks."""
-    X = np.asarray(X)
-    if not 1 <= n_weeks <= X.shape[1]:
-        raise ValueError(f"n_weeks must be between 1 and {X.shape[1]}")
-    return X[:, :n_weeks]

@@ -3,12 +3,13 @@
 The models themselves are pymer4's ``Lm`` (ordinary least squares) and ``Lmer`` (``lme4::lmer`` /
 ``lme4::glmer`` fitted in R through rpy2). This module adds what the course needs around them:
 
-* :func:`aggregate_features` -- one row per student: the mean of the weekly features of the first weeks,
-  merged with the student's information (grade, category, ...);
 * :func:`parse_formula` -- response, fixed and random terms of an lme4 formula;
-* :func:`predict` and :func:`score_model` -- predictions as a NumPy array and their RMSE / AUC;
+* :func:`fit` and :func:`predict` -- a quiet fit, and predictions as a (copied) NumPy array;
 * :func:`fixed_effects`, :func:`random_effects`, :func:`variance_components`, :func:`icc` -- tidy
   tables of a fitted ``Lmer`` (with confidence intervals) and :func:`plot_effects` to draw them.
+
+Aggregating the weekly features and scoring the predictions (RMSE, AUC) are lecture 03's graded tasks: the
+student package deliberately holds no one-call reference of them (``tests/test_student_package.py``).
 
 Nothing here imports pymer4 or rpy2 at import time (that starts R); the functions that need R import it
 when called.
@@ -21,56 +22,11 @@ from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score, root_mean_squared_error
 
-__all__ = ["aggregate_features", "parse_formula", "fit", "predict", "prediction_scores", "score_model",
-           "fixed_effects", "random_effects", "variance_components", "icc", "plot_effects", "quiet_r"]
+__all__ = ["parse_formula", "fit", "predict", "fixed_effects", "random_effects", "variance_components", "icc", "plot_effects", "quiet_r"]
 
 #: residual variance of the latent logistic distribution, used for the ICC of a binomial model
 LOGISTIC_VARIANCE = np.pi ** 2 / 3
-
-
-# ----------------------------------------------------------------------------------------------------------
-# features
-# ----------------------------------------------------------------------------------------------------------
-def aggregate_features(df_ui: pd.DataFrame, df_byweek: pd.DataFrame, week_nr: int, user: str = "user",
-                       week: str = "week") -> pd.DataFrame:
-    """One row per student: the mean of the weekly features of weeks ``0 .. week_nr-1``, merged with
-    the student information.
-
-    Parameters
-    ----------
-    df_ui : DataFrame
-        one row per student (column ``user``) with the information to keep (grade, category, label...).
-    df_byweek : DataFrame
-        one row per student and week (columns ``user`` and ``week``, week 0 is the first week) with
-        numerical weekly features.
-    week_nr : int
-        number of weeks available at prediction time: only the rows with ``week < week_nr`` are used.
-
-    Returns
-    -------
-    DataFrame
-        columns ``user``, the weekly features (their mean per student, ``week`` dropped), then the
-        columns of ``df_ui``; one row per student present in both frames, sorted by user, with a fresh
-        ``RangeIndex``.
-    """
-    for col in (user, week):
-        if col not in df_byweek.columns:
-            raise KeyError(f"aggregate_features: column {col!r} missing from df_byweek")
-    if user not in df_ui.columns:
-        raise KeyError(f"aggregate_features: column {user!r} missing from df_ui")
-    if df_ui[user].duplicated().any():
-        raise ValueError("aggregate_features: df_ui must have one row per user")
-    if week_nr < 1:
-        raise ValueError(f"aggregate_features: week_nr must be >= 1, got {week_nr}")
-    early = df_byweek[df_byweek[week] < week_nr].drop(columns=[week])
-    features = early.groupby(user, sort=True).mean(numeric_only=True)
-    info = df_ui.set_index(user)
-    overlap = [c for c in info.columns if c in features.columns]
-    if overlap:
-        raise ValueError(f"aggregate_features: columns in both frames: {overlap}")
-    return features.join(info, how="inner").rename_axis(user).reset_index()
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -176,33 +132,6 @@ def predict(model, data: pd.DataFrame, pred_type: str = "response", use_rfx: boo
     if len(out) != len(data):
         raise ValueError(f"predict: got {len(out)} predictions for {len(data)} rows")
     return out
-
-
-def prediction_scores(y_true, y_pred, digits: int | None = None) -> dict:
-    """RMSE of ``y_pred`` against ``y_true``, and the AUC when ``y_true`` is a 0/1 label with both classes.
-
-    For a pass/fail label and predicted probabilities, the RMSE is the square root of the Brier score
-    (lower is better; 0.5 for an always-0.5 prediction) and the AUC measures the ranking only.
-    """
-    y_true = np.asarray(y_true, dtype=float).ravel()
-    y_pred = np.asarray(y_pred, dtype=float).ravel()
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"prediction_scores: {len(y_true)} labels but {len(y_pred)} predictions")
-    if not np.isfinite(y_pred).all():
-        raise ValueError("prediction_scores: predictions contain NaN or infinite values")
-    scores = {"rmse": float(root_mean_squared_error(y_true, y_pred))}
-    values = set(np.unique(y_true).tolist())
-    if values == {0.0, 1.0}:
-        scores["auc"] = float(roc_auc_score(y_true, y_pred))
-    if digits is not None:
-        scores = {k: round(v, digits) for k, v in scores.items()}
-    return scores
-
-
-def score_model(model, data: pd.DataFrame, target: str | None = None, digits: int | None = None) -> dict:
-    """:func:`prediction_scores` of a fitted pymer4 model on ``data`` (target: the formula's response)."""
-    target = target or parse_formula(model.formula)["response"]
-    return prediction_scores(data[target], predict(model, data), digits=digits)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from mlbd_utils import knowledge_tracing as kt  # noqa: E402
 from mlbd_utils.data import assistments, registry  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import kt_models  # noqa: E402  (the benchmark's BKT / AFM / PFA: instructor material, not in mlbd_utils)
 
 
 def tiny() -> pd.DataFrame:
@@ -56,95 +58,90 @@ def test_create_iterator_groups_students():
         kt.create_iterator(df.drop(columns="user_id"))
 
 
-def test_split_by_student_returns_frames():
-    df = tiny()
-    train, test = kt.split_by_student(df, train_size=0.5)
-    assert len(train) + len(test) == len(df)
-    assert set(train.index) | set(test.index) == set(df.index)
-    assert train.user_id.nunique() == test.user_id.nunique() == 1
-    assert set(train.user_id) != set(test.user_id)
+def split_by_student(df, train_size=0.8, random_state=0):
+    """(train, test) frames of the first split of create_iterator (the package itself has no such helper:
+    splitting by student is lecture 08's task 1)."""
+    train_idx, test_idx = next(kt.create_iterator(df, train_size=train_size, random_state=random_state))
+    return df.iloc[train_idx].copy(), df.iloc[test_idx].copy()
 
 
-# --- opportunities and AFM/PFA features -------------------------------------------------------------
+# --- practice counts of AFM/PFA --------------------------------------------------------------------
 
 def test_attempt_features_exact_counts():
+    """The models compute prev_attempts / before_correct_num / before_wrong_num themselves, per student and
+    skill in order_id order, from earlier attempts only (rows in any order)."""
     df = tiny()
-    out = kt.add_attempt_features(df)
-    assert out.index.equals(df.index) and (out[df.columns] == df).all().all()  # order, index, values kept
-    got = out.sort_values("order_id")[["prev_attempts", "before_correct_num", "before_wrong_num"]]
-    assert got.to_numpy().tolist() == [
+    afm, pfa = kt_models.AFM()._frame(df), kt_models.PFA()._frame(df)
+    assert len(afm) == len(df) and (afm["correct"].to_numpy() == df["correct"].to_numpy()).all()  # row order kept
+    order = np.argsort(df["order_id"].to_numpy())
+    got = np.c_[afm["prev_attempts"].to_numpy()[order], pfa[["before_correct_num", "before_wrong_num"]].to_numpy()[order]]
+    assert got.tolist() == [
         # student 1: A0, B1, A1, A1, B0
         [0, 0, 0], [0, 0, 0], [1, 0, 1], [2, 1, 1], [1, 1, 0],
         # student 2: A1, A0, A0, B1
         [0, 0, 0], [1, 1, 0], [2, 1, 1], [0, 0, 0],
     ]
-    assert (kt.opportunity(df) == out["prev_attempts"]).all()
     assert not {"prev_attempts"} & set(df.columns)  # the input is not modified
 
 
-def test_attempt_features_without_order_use_row_order():
-    df = tiny().sort_values("order_id")
-    a = kt.add_attempt_features(df)
-    b = kt.add_attempt_features(df, order=None)
-    pd.testing.assert_frame_equal(a, b)
+def test_no_public_reference_of_graded_tasks():
+    """Lecture 07 grades the learning-curve table, the practice counts, PFA and per-skill BKT; lecture 08 the
+    split by student."""
+    for name in ("add_attempt_features", "learning_curve", "opportunity", "split_by_student", "BKT", "AFM", "PFA"):
+        assert not hasattr(kt, name), name
 
 
 # --- learning curves --------------------------------------------------------------------------------
 
+def _curve(fig):
+    """(x, observed error, band low, band high, [predicted lines], counts) read back from a drawn curve."""
+    top = fig.axes[0]
+    verts = top.collections[0].get_paths()[0].vertices
+    obs = top.lines[0]
+    x = obs.get_xdata()
+    lo = np.array([verts[np.isclose(verts[:, 0], v), 1].min() for v in x])
+    hi = np.array([verts[np.isclose(verts[:, 0], v), 1].max() for v in x])
+    return x, obs.get_ydata(), lo, hi, [ln.get_ydata() for ln in top.lines[1:]], [p.get_height() for p in fig.axes[1].patches]
+
+
 def test_learning_curve_counts_and_jeffreys_intervals():
-    df = tiny()
-    df["p"] = np.linspace(0.1, 0.9, len(df))
-    curve = kt.learning_curve(df, predicted="p")
-    assert list(curve.columns) == ["n", "observed_error", "lcb", "ucb", "predicted_error"]
-    # opportunities: 0 -> 4 rows (1A,1B,2A,2B), 1 -> 3 rows, 2 -> 2 rows
-    assert curve.index.tolist() == [0, 1, 2] and curve["n"].tolist() == [4, 3, 2]
-    ordered = df.sort_values("order_id")
-    opp = kt.opportunity(ordered)
-    for k in range(3):
-        rows = ordered[opp == k]
-        wrong = int((rows.correct == 0).sum())
-        assert curve.loc[k, "observed_error"] == pytest.approx(wrong / len(rows))
-        lo, hi = stats.beta.interval(0.95, wrong + 0.5, len(rows) - wrong + 0.5)
-        assert curve.loc[k, "lcb"] == pytest.approx(lo) and curve.loc[k, "ucb"] == pytest.approx(hi)
-        assert curve.loc[k, "predicted_error"] == pytest.approx(1 - rows["p"].mean())
-    assert (curve.lcb < curve.ucb).all()
-    # a narrower level gives a narrower interval; max_opportunity truncates
-    narrow = kt.learning_curve(df, level=0.5, max_opportunity=1)
-    assert narrow.index.tolist() == [0, 1]
-    assert ((narrow.ucb - narrow.lcb) < (curve.ucb - curve.lcb).loc[[0, 1]]).all()
-
-
-def test_learning_curve_interval_covers_a_known_rate():
-    rng = np.random.default_rng(0)
-    n = 4000
-    df = pd.DataFrame({"user_id": np.arange(n), "order_id": np.arange(n), "skill_name": "S",
-                       "correct": (rng.random(n) > 0.3).astype(int)})
-    c = kt.learning_curve(df)
-    assert c.loc[0, "n"] == n and c.loc[0, "lcb"] < 0.3 < c.loc[0, "ucb"]
-    assert c.loc[0, "ucb"] - c.loc[0, "lcb"] < 0.03
-
-
-def test_learning_curve_labels_and_given_opportunity():
-    df = kt.add_attempt_features(tiny())
-    df["m1"], df["m2"] = 0.5, 0.8
-    c = kt.learning_curve(df, predicted={"BKT": "m1", "AFM": "m2"}, opportunity_col="prev_attempts")
-    assert list(c.columns)[-2:] == ["BKT_error", "AFM_error"]
-    assert np.allclose(c["AFM_error"], 0.2)
-    c2 = kt.learning_curve(df, predicted=["m1"])
-    assert "m1_error" in c2.columns
-    with pytest.raises(KeyError, match="nope"):
-        kt.learning_curve(df, predicted="nope")
-
-
-def test_plot_learning_curve():
     import matplotlib.pyplot as plt
 
     df = tiny()
-    df["p"] = 0.6
-    fig = kt.plot_learning_curve(kt.learning_curve(df, predicted="p"), title="tiny")
-    top, bottom = fig.axes
-    assert top.get_title() == "tiny" and len(top.lines) == 2 and len(bottom.patches) == 3
+    df["p"] = np.linspace(0.1, 0.9, len(df))
+    fig = kt.plot_learning_curve(df, predicted="p", title="tiny")
+    x, obs, lo, hi, preds, n = _curve(fig)
+    assert fig.axes[0].get_title() == "tiny" and len(preds) == 1
+    # opportunities: 0 -> 4 rows (1A,1B,2A,2B), 1 -> 3 rows, 2 -> 2 rows
+    assert list(x) == [0, 1, 2] and n == [4, 3, 2]
+    ordered = df.sort_values("order_id")
+    opp = ordered.groupby(["user_id", "skill_name"]).cumcount()
+    for k in range(3):
+        rows = ordered[opp == k]
+        wrong = int((rows.correct == 0).sum())
+        assert obs[k] == pytest.approx(wrong / len(rows))
+        a, b = stats.beta.interval(0.95, wrong + 0.5, len(rows) - wrong + 0.5)
+        assert lo[k] == pytest.approx(a) and hi[k] == pytest.approx(b)
+        assert preds[0][k] == pytest.approx(1 - rows["p"].mean())
     plt.close(fig)
+    fig = kt.plot_learning_curve(df, level=0.5, max_opportunity=1)
+    x2, _, lo2, hi2, _, _ = _curve(fig)
+    assert list(x2) == [0, 1] and ((hi2 - lo2) < (hi - lo)[:2]).all()
+    plt.close(fig)
+
+
+def test_learning_curve_labels_and_given_opportunity():
+    import matplotlib.pyplot as plt
+
+    df = tiny()
+    df["m1"], df["m2"], df["opp"] = 0.5, 0.8, 0
+    fig = kt.plot_learning_curve(df, predicted={"BKT": "m1", "AFM": "m2"}, opportunity_col="opp")
+    labels = [ln.get_label() for ln in fig.axes[0].lines]
+    assert labels == ["observed", "BKT", "AFM"] and np.allclose(fig.axes[0].lines[2].get_ydata(), 0.2)
+    assert len(fig.axes[1].patches) == 1
+    plt.close(fig)
+    with pytest.raises(KeyError, match="nope"):
+        kt.plot_learning_curve(df, predicted="nope")
 
 
 # --- BKT (pyBKT) ------------------------------------------------------------------------------------
@@ -157,8 +154,8 @@ def small():
 
 def test_bkt_predictions_follow_the_input_rows(small):
     df = small[small.skill_name.isin(kt.LECTURE_SKILLS[:2])]
-    train, test = kt.split_by_student(df)
-    model = kt.BKT(num_fits=1).fit(train)
+    train, test = split_by_student(df)
+    model = kt_models.BKT(num_fits=1).fit(train)
     p = model.predict_proba(test)
     assert p.shape == (len(test),) and ((p > 0) & (p < 1)).all()
     shuffled = test.sample(frac=1.0, random_state=0)
@@ -174,8 +171,8 @@ def test_bkt_predictions_follow_the_input_rows(small):
 def test_bkt_unseen_skill_and_regex_characters(small):
     df = small[small.skill_name == "Mode"].copy()
     df["skill_name"] = "Order of Operations +,-,/,* () positive reals"
-    train, test = kt.split_by_student(df)
-    model = kt.BKT(num_fits=1).fit(train)
+    train, test = split_by_student(df)
+    model = kt_models.BKT(num_fits=1).fit(train)
     assert list(model.models_) == [df.skill_name.iloc[0]]
     other = test.assign(skill_name="never seen")
     assert np.allclose(model.predict_proba(other), train.correct.mean())
@@ -187,7 +184,7 @@ def test_bkt_recovers_the_generating_parameters():
     gen = assistments.generate(registry.DEFAULT_SEED)
     df, truth = gen.frames["assistments.csv"], gen.truth["skills"]
     data = df[df.skill_name.isin(kt.LECTURE_SKILLS)]
-    params = kt.BKT(seed=0, num_fits=5).fit(data).params()
+    params = kt_models.BKT(seed=0, num_fits=5).fit(data).params()
     assert set(params.index) == set(kt.LECTURE_SKILLS)
     errors = []
     for skill in kt.LECTURE_SKILLS:
@@ -207,14 +204,17 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from mlbd_utils import knowledge_tracing as kt
 from mlbd_utils.data import assistments
+sys.path.insert(0, "benchmarks")
+import kt_models
 
 df = assistments.generate(5, n_students=300).frames["assistments.csv"]
 df = df[df.skill_name.isin(kt.LECTURE_SKILLS)]
-train, test = kt.split_by_student(df)
+tr, te = next(kt.create_iterator(df))
+train, test = df.iloc[tr], df.iloc[te]
 out = {}
-for cls in (kt.AFM, kt.PFA):
+for cls in (kt_models.AFM, kt_models.PFA):
     m = cls().fit(train)                      # features added automatically
-    p = m.predict_proba(kt.add_attempt_features(test))
+    p = m.predict_proba(test)
     shuffled = test.sample(frac=1.0, random_state=0)
     q = m.predict_proba(shuffled)
     order = np.argsort(shuffled.index.to_numpy())
@@ -227,7 +227,7 @@ for cls in (kt.AFM, kt.PFA):
     out[cls.__name__] = dict(formula=m.formula, n_train=m.n_train_, shape=list(p.shape), stable=stable,
                              lo=float(p.min()), hi=float(p.max()), auc=float(roc_auc_score(test.correct, p)),
                              aligned=aligned, ranef=m.variance_components()["Name"].tolist())
-out["no_user"] = kt.AFM(user_intercept=False).formula
+out["no_user"] = kt_models.AFM(user_intercept=False).formula
 print("RESULT " + json.dumps(out))
 """
 
@@ -240,7 +240,7 @@ def test_afm_pfa_fit_and_predict_in_subprocess():
     assert run.returncode == 0 and lines, run.stderr[-2000:]
     res = json.loads(lines[-1][len("RESULT "):])
     afm, pfa = res["AFM"], res["PFA"]
-    assert afm["formula"] == kt.AFM_FORMULA and pfa["formula"] == kt.PFA_FORMULA
+    assert afm["formula"] == kt_models.AFM_FORMULA and pfa["formula"] == kt_models.PFA_FORMULA
     assert res["no_user"] == "correct ~ (1|skill_name) + (0 + prev_attempts|skill_name)"
     for r in (afm, pfa):
         assert 0 < r["lo"] < r["hi"] < 1 and r["aligned"] and r["stable"]
@@ -286,3 +286,17 @@ def test_benchmark_prints_one_json_line(tmp_path):
         r = res["models"]["BKT"][scope]
         assert 0 < r["rmse"] < 0.5 and 0.5 < r["auc"] < 1 and r["fit_seconds"] >= 0
         assert r["train_rows"] + r["test_rows"] <= res["rows"]
+
+
+def test_benchmark_skips_the_subset_without_the_lecture_skills(tmp_path):
+    """A file without the six lecture skills: the 'subset' scope is skipped with a message, not a NumPy error."""
+    path = tmp_path / "other_skills.csv"
+    df = assistments.generate(5, n_students=60).frames["assistments.csv"]
+    df["skill_name"] = "other " + df["skill_name"].astype(str)
+    df.to_csv(path, index=False)
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "knowledge_tracing.py"), str(path),
+                          "--models", "BKT", "--bkt-fits", "1"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    res = json.loads(run.stdout.strip().splitlines()[-1])
+    assert res["scopes"] == ["all"] and set(res["models"]["BKT"]) == {"all"}
+    assert "skipping the 'subset' scope" in run.stderr
