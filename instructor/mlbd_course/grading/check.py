@@ -77,12 +77,14 @@ def autograded_points(course: Path, lab: str, notebook: str, student: str, cells
 
 def check_lab(root: Path, lab: Lab, timeout: float = 600, keep: Path | None = None, progress=None,
               jobs: int = 2, limits=None, unsafe: bool = False, mutants: bool = True,
-              full_mutants: bool = False) -> LabCheck:
+              full_mutants: bool = False, solution_alone: bool = True) -> LabCheck:
     """The checks above, through the isolated grading path of ``mlbd autograde``
     (:mod:`mlbd_course.grading.isolated`): the solution and the blank release are graded in full; with
     ``mutants``, each mutant runs until the first test cell after its mutated cell that fails (it is then
     *caught*, and that cell's grade_id is reported), or in full with ``full_mutants``. Never raises for a
-    failing lab (see ``problems``)."""
+    failing lab (see ``problems``). ``solution_alone`` runs the solution before the others, by itself,
+    so that its wall time and memory are not disturbed; without it (the test suite) every submission
+    shares the ``jobs`` workers, which keeps both cores busy."""
     import tempfile
 
     from .course import nbgrader_env
@@ -124,11 +126,12 @@ def check_lab(root: Path, lab: Lab, timeout: float = 600, keep: Path | None = No
         def report(o, n, total):
             step(f"{o.student}: {o.status} {o.points:g}/{res.max_points:g}")
 
-        # the solution runs alone, so that its wall time and memory are not disturbed
-        step("solution")
-        out = grade_many(course, lab, {"solution": folders["solution"]}, cells, limits, jobs=1,
-                         data_dir=data_dir, unsafe=unsafe, progress=report, base=base / "graded")
-        others = [s for s in students if s != "solution"]
+        out = {}
+        if solution_alone:  # so that its wall time and memory are not disturbed
+            step("solution")
+            out = grade_many(course, lab, {"solution": folders["solution"]}, cells, limits, jobs=1,
+                             data_dir=data_dir, unsafe=unsafe, progress=report, base=base / "graded")
+        others = [s for s in students if s not in out]
         out.update(grade_many(course, lab, {s: folders[s] for s in others}, cells, limits, jobs=jobs,
                               data_dir=data_dir, unsafe=unsafe, stop_after=stop_after, progress=report,
                               base=base / "graded"))
