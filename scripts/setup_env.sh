@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything the course needs, idempotently:
-#   1. Debian packages (R + lme4 + lmerTest + emmeans, bubblewrap, chromium + chromium-driver) when missing,
+#   1. Debian packages (R + lme4 + lmerTest + emmeans, bubblewrap, chromium + chromium-driver, postgresql)
+#      when missing,
 #   2. a virtual environment at .venv/ with the pinned Python packages (requirements.txt),
 #   3. pyBKT 1.4.3 built from source with its C++ extension,
 #   4. this repository's two packages in editable mode: the student package `mlbd_utils` (root) and the
@@ -15,9 +16,9 @@ STAMP="$VENV/.mlbd-installed"
 PYTHON=${PYTHON:-python3}
 
 # Debian packages: R for the mixed models (pymer4), bubblewrap for sandboxed grading, Chromium and its
-# driver for the browser test. Everything missing is named before anything is changed, so a machine
+# driver for the browser test, PostgreSQL for the shared-gradebook test (the server is not started here). Everything missing is named before anything is changed, so a machine
 # without root stops here, not half-way.
-DEB_PACKAGES=(r-base-core r-cran-lme4 r-cran-lmertest r-cran-emmeans bubblewrap chromium chromium-driver)
+DEB_PACKAGES=(r-base-core r-cran-lme4 r-cran-lmertest r-cran-emmeans bubblewrap chromium chromium-driver postgresql)
 missing_debs() {
     local p
     for p in "${DEB_PACKAGES[@]}"; do

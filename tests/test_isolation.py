@@ -203,12 +203,32 @@ def test_check_gives_no_false_zero_and_names_the_catching_cell(toy_course):
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "q2":
             cell.source = WARNING_SQUARE.replace("return x * x", "### BEGIN SOLUTION\n    return x * x\n"
                                                  "    ### END SOLUTION")
+    # Q2 is an independent part: its mutant runs the setup cell and Q2 only (Q1 is skipped)
+    nb.cells[1].metadata["tags"] = ["mlbd-setup"]
+    nb.cells[5].metadata["tags"] = ["mlbd-part"]
     nbformat.write(nb, str(lab.notebook))
     res = check_lab(toy_course, lab, timeout=120)
     assert res.status == "ok", res.problems
     assert (res.solution_points, res.blank_points, res.mutants_caught) == (3, 0, 2)
-    assert {m["name"]: m["caught_by"] for m in res.mutants} == {"odd-numbers": "test_q1",
-                                                                 "abs-instead-of-square": "test_q2"}
+    assert {m["name"]: (m["caught_by"], m["part_alone"]) for m in res.mutants} == {
+        "odd-numbers": ("test_q1", False), "abs-instead-of-square": ("test_q2", True)}
+    assert {m["name"]: m["points"] for m in res.mutants}["abs-instead-of-square"] == 0   # Q1 did not run
+
+
+@pytest.mark.slow
+@needs_isolation
+def test_check_refuses_a_part_that_needs_earlier_cells(toy_course):
+    from mlbd_course.grading.check import check_lab
+    lab = all_labs(toy_course)[0]
+    nb = read_nb(lab.notebook)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "test_q2":
+            cell.source = "assert total == 20\n" + cell.source       # Q2's test uses Q1's answer
+    nb.cells[5].metadata["tags"] = ["mlbd-part"]                     # ... and nothing is tagged mlbd-setup
+    nbformat.write(nb, str(lab.notebook))
+    res = check_lab(toy_course, lab, timeout=120)
+    assert res.status == "FAIL"
+    assert any("cannot run alone" in p and "NameError" in p for p in res.problems), res.problems
 
 
 def test_grading_refuses_without_isolation_unless_unsafe(toy_course, tmp_path, monkeypatch, capsys):

@@ -4,8 +4,9 @@
     mlbd release [LAB ...] [--check]                             generate (or check) student releases
     mlbd check [LAB ...] [--mutants]                             run solutions and blanks (and mutants)
     mlbd run LAB --data DIR                                      execute a solution on another data folder
-    mlbd autograde LAB --submissions DIR [--jobs N] [--output CSV]  grade collected submissions (isolated)
-    mlbd feedback LAB [--show-hidden]                            per-student HTML feedback
+    mlbd autograde LAB --submissions DIR [--jobs N] [--output CSV] [--db URL] [--scheduler tcp://HOST:PORT]
+                                                                 grade collected submissions (isolated)
+    mlbd feedback LAB [--show-hidden] [--db URL]                 per-student HTML feedback
 """
 from __future__ import annotations
 
@@ -195,7 +196,7 @@ def cmd_autograde(args) -> int:
     with Steps(f"autograding {lab.name}", n) as steps:
         grades, path = grade_lab(
             root, lab, Path(args.submissions), Path(args.output) if args.output else None, jobs=args.jobs,
-            limits=_limits(args), unsafe=args.unsafe,
+            limits=_limits(args), unsafe=args.unsafe, db_url=args.db, scheduler=args.scheduler,
             progress=lambda g: steps.done(g.student, f"{g.status} {g.autograded_score:g}/{g.autograded_max:g}"))
     _table(f"grades: {lab.name}", ["student", "status", "autograded", "manual (to grade)", "detail"],
            [[g.student, g.status, f"{g.autograded_score:g}/{g.autograded_max:g}",
@@ -235,10 +236,17 @@ def cmd_feedback(args) -> int:
 
     root = course_root(args.course_dir)
     lab = select_labs(root, [args.lab])[0]
-    files = feedback(root, lab, show_hidden=args.show_hidden, students=args.students or None)
+    files = feedback(root, lab, show_hidden=args.show_hidden, students=args.students or None, db_url=args.db)
     console.print(f"{len(files)} feedback file(s) in {root / 'feedback'}" +
                   ("" if args.show_hidden else " (hidden tests and their tracebacks left out)"))
     return 0
+
+
+def _db_option(p) -> None:
+    import os
+    p.add_argument("--db", metavar="URL", default=os.environ.get("MLBD_DB_URL") or None,
+                   help="gradebook database (SQLAlchemy URL, e.g. postgresql+psycopg2://grader@HOST/mlbd; keep the "
+                        "password in ~/.pgpass); default $MLBD_DB_URL, else the course's gradebook.db")
 
 
 def _limit_options(p, total: float) -> None:
@@ -299,6 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--submissions", required=True, help="folder with <student>/<lab>/<lab>.ipynb")
     a.add_argument("--output", help="CSV path (default: grades/<lab>.csv)")
     a.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: the number of cores)")
+    _db_option(a)
+    a.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="execute the submissions on this Dask distributed cluster (its workers need the course "
+                        "environment, data and bubblewrap); the gradebook stays with this process")
     _limit_options(a, total=1800)
     a.set_defaults(func=cmd_autograde)
 
@@ -306,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("lab")
     f.add_argument("--students", nargs="*", help="only these students (default: all autograded)")
     f.add_argument("--show-hidden", action="store_true", help="include the hidden tests' source and tracebacks")
+    _db_option(f)
     f.set_defaults(func=cmd_feedback)
     return p
 

@@ -70,8 +70,10 @@ NEEDS_ATTENTION = ("invalid", "error", "timeout", "out-of-memory", "process-limi
 
 
 def grade_lab(root: Path, lab: Lab, submissions: Path, output: Path | None = None, jobs: int | None = None,
-              limits=None, unsafe: bool = False, progress=None, plot: bool = True) -> tuple[list[StudentGrade], Path]:
-    """Grade every submission of ``lab`` in isolation, ``jobs`` at a time; write the gradebook (grader
+              limits=None, unsafe: bool = False, progress=None, plot: bool = True, db_url: str | None = None,
+              scheduler: str | None = None) -> tuple[list[StudentGrade], Path]:
+    """Grade every submission of ``lab`` in isolation, ``jobs`` at a time (or on the Dask cluster at
+    ``scheduler``); write the gradebook (``db_url``, default the course's ``gradebook.db``; grader
     process only), ``grades/<lab>.csv`` (or ``output``) and a histogram ``grades/<lab>.png``."""
     import os
     import tempfile
@@ -84,6 +86,9 @@ def grade_lab(root: Path, lab: Lab, submissions: Path, output: Path | None = Non
     if not unsafe and isolation_problem():
         raise IsolationUnavailable(f"cannot isolate submissions on this machine: {isolation_problem()}; "
                                    "`--unsafe` grades without isolation (submissions then run with your rights)")
+    if scheduler:
+        _check_scheduler(scheduler)
+    db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
     found = find_submissions(Path(submissions).resolve(), lab.name)
     src = read_nb(lab.notebook)
     cells = autograded_cells(src)
@@ -91,10 +96,15 @@ def grade_lab(root: Path, lab: Lab, submissions: Path, output: Path | None = Non
     manual_max = sum(float(c.metadata["nbgrader"].get("points", 0)) for c in src.cells
                      if c.get("metadata", {}).get("nbgrader", {}).get("grade")
                      and c.metadata["nbgrader"].get("solution"))
-    run = nbgrader(["generate_assignment", lab.name, "--force",
-                    "--CourseDirectory.release_directory=.mlbd-tmp/release"], root, timeout=600)
-    if run.returncode != 0:
-        raise CourseError(f"nbgrader generate_assignment {lab.name} failed:\n{run.output[-2000:]}")
+    # the assignment in the course gradebook, and in an SQLite template copied into each private course
+    template = root / ".mlbd-tmp" / "gradebook-template.db"
+    template.parent.mkdir(parents=True, exist_ok=True)
+    for url in (db_url, f"sqlite:///{template}"):
+        run = nbgrader(["generate_assignment", lab.name, "--force", f"--CourseDirectory.db_url={url}",
+                        "--CourseDirectory.release_directory=.mlbd-tmp/release"], root, timeout=600)
+        if run.returncode != 0:
+            where = "the gradebook " + _safe_url(url)
+            raise CourseError(f"nbgrader generate_assignment {lab.name} into {where} failed:\n{run.output[-2000:]}")
     grades: dict[str, StudentGrade] = {}
     valid: dict[str, Path] = {}
     notes: dict[str, str] = {}
@@ -120,12 +130,13 @@ def grade_lab(root: Path, lab: Lab, submissions: Path, output: Path | None = Non
                 progress(g)
 
         outcomes = grade_many(root, lab, valid, cells, limits, jobs=jobs or os.cpu_count() or 1,
-                              data_dir=nbgrader_env().get("MLBD_DATA_DIR"), unsafe=unsafe, progress=done, base=base)
-        problems = record(root, lab, outcomes, valid)
+                              data_dir=nbgrader_env().get("MLBD_DATA_DIR"), unsafe=unsafe, progress=done, base=base,
+                              template=template, scheduler=scheduler)
+        problems = record(root, lab, outcomes, valid, db_url=db_url)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     from nbgrader.api import Gradebook, MissingEntry
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+    with Gradebook(db_url) as gb:
         for student, o in outcomes.items():
             g = grades[student]
             g.status, g.autograded_score = o.status, o.points
@@ -157,6 +168,30 @@ def grade_lab(root: Path, lab: Lab, submissions: Path, output: Path | None = Non
     if plot:
         histogram(ordered, output.with_suffix(".png"), f"{lab.name}: autograded score")
     return ordered, output
+
+
+def _check_scheduler(address: str) -> None:
+    """Fail fast, with the address, when no Dask scheduler answers there."""
+    import socket
+
+    from distributed.comm import parse_address, parse_host_port
+    try:
+        protocol, loc = parse_address(address)
+        host, port = parse_host_port(loc)
+        if protocol != "tcp":
+            raise ValueError(f"protocol {protocol!r} (expected tcp://HOST:PORT)")
+        socket.create_connection((host, port), timeout=5).close()
+    except (OSError, ValueError) as exc:
+        raise CourseError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparsable URL)"
 
 
 def histogram(grades: list[StudentGrade], path: Path, title: str) -> Path:

@@ -8,6 +8,13 @@ For every lab, in a scratch course directory with its own gradebook:
 3. autograde the untouched release as another student -> must earn 0 autograded points;
 4. with ``--mutants`` (``make test``, CI), autograde each mutant (``mutants.yml``) -> each must lose points.
 
+A lab may be cut into independent *parts*: a cell tagged ``mlbd-part`` starts one, whose cells use
+nothing computed before it except in cells tagged ``mlbd-setup`` (imports, constants). A mutant of a
+cell in a later part then runs only the setup cells and its own part onwards, which saves re-running
+the earlier parts' model fits for every mutant. The claim is checked, not trusted: the solution is also
+graded that way once per such part and must pass every test cell from the part's start to the end,
+otherwise the lab fails the check.
+
 Every submission runs through the isolated path of ``mlbd autograde`` (:mod:`.isolated`).
 """
 from __future__ import annotations
@@ -20,6 +27,33 @@ import nbformat
 
 from .course import CourseError, Lab, autograded_cells, generate_release, read_nb, scratch_course
 from .mutants import apply_mutant, load_mutants, solution_submission
+
+
+PART_TAG, SETUP_TAG = "mlbd-part", "mlbd-setup"
+
+
+def parts(nb) -> list[tuple[int, str, tuple[str, ...]]]:
+    """The lab's later parts: ``(index of the part's first cell, its name, ids of the code cells before it
+    that a run of the part skips)``; cells tagged ``mlbd-setup`` are never skipped."""
+    out = []
+    for i, cell in enumerate(nb.cells):
+        if i > 0 and PART_TAG in cell.get("metadata", {}).get("tags", []):
+            first = cell.source.strip().splitlines()[0].lstrip("# ").strip()[:60] if cell.source.strip() else ""
+            skip = tuple(c.get("id") for c in nb.cells[:i] if c.cell_type == "code" and c.source.strip()
+                         and SETUP_TAG not in c.get("metadata", {}).get("tags", []))
+            if any(not cid for cid in skip):
+                raise CourseError(f"{PART_TAG}: the notebook needs cell ids (nbformat 4.5) to run its parts alone")
+            out.append((i, first or f"cell {i}", skip))
+    return out
+
+
+def part_of(nb, grade_id: str, lab_parts: list[tuple[int, str, tuple[str, ...]]]):
+    """The part holding the cell ``grade_id`` (None: the first part, which runs from the top)."""
+    index = next((i for i, c in enumerate(nb.cells)
+                  if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id), None)
+    if index is None:
+        return None
+    return next((p for p in reversed(lab_parts) if p[0] <= index), None)
 
 
 @dataclass
@@ -58,6 +92,16 @@ def cell_errors(nb_path: Path, limit: int = 3) -> list[str]:
                 gid = cell["metadata"]["nbgrader"].get("grade_id")
                 out.append(f"cell {gid}: wrote to stderr (nbgrader gives 0 points): {o.get('text', '')[:200]!r}")
     return out[:limit]
+
+
+def _test_errors(nb_path: Path, since: int = 0) -> list[str]:
+    """Errors of the autograder test cells at index ``since`` or later of an executed notebook."""
+    from .execute import is_test_cell
+
+    nb = read_nb(nb_path)
+    return [f"cell {c.metadata['nbgrader'].get('grade_id')}: {o.get('ename')}: {str(o.get('evalue'))[:200]}"
+            for c in nb.cells[since:] if is_test_cell(c)
+            for o in c.get("outputs", []) if o.get("output_type") == "error"]
 
 
 def autograded_points(course: Path, lab: str, notebook: str, student: str, cells: dict[str, float]) -> float:
@@ -122,6 +166,20 @@ def check_lab(root: Path, lab: Lab, timeout: float = 600, keep: Path | None = No
             shutil.copytree(release_dir, folders[student])
             nbformat.write(nb, str(folders[student] / f"{lab.name}.ipynb"))
         stop_after = {} if full_mutants else {f"mutant-{m.name}": m.cell for m in mutant_list}
+        # mutants in a later part run that part alone, after the solution has shown it can
+        skip, part_runs = {}, {}
+        lab_parts = [] if full_mutants else parts(source_nb)
+        for m in mutant_list:
+            part = part_of(source_nb, m.cell, lab_parts)
+            if part is not None:
+                skip[f"mutant-{m.name}"] = part[2]
+                part_runs[f"part-{part[0]}"] = part
+        for student, part in part_runs.items():
+            skip[student] = part[2]
+            folders[student] = base / "in" / student
+            shutil.copytree(release_dir, folders[student])
+            nbformat.write(solution, str(folders[student] / f"{lab.name}.ipynb"))
+            students[student] = solution
 
         def report(o, n, total):
             step(f"{o.student}: {o.status} {o.points:g}/{res.max_points:g}")
@@ -134,7 +192,7 @@ def check_lab(root: Path, lab: Lab, timeout: float = 600, keep: Path | None = No
         others = [s for s in students if s not in out]
         out.update(grade_many(course, lab, {s: folders[s] for s in others}, cells, limits, jobs=jobs,
                               data_dir=data_dir, unsafe=unsafe, stop_after=stop_after, progress=report,
-                              base=base / "graded"))
+                              base=base / "graded", skip_cells=skip))
         sol = out["solution"]
         res.seconds, res.peak_mb, res.solution_points = sol.seconds, sol.peak_mb, sol.points
         if sol.status != "graded":
@@ -148,12 +206,23 @@ def check_lab(root: Path, lab: Lab, timeout: float = 600, keep: Path | None = No
             res.problems.append(f"blank release: {blank.detail[:300]}")
         elif blank.points > 0:
             res.problems.append(f"untouched release earns {blank.points:g} points (must be 0)")
+        for student, (index, name, _) in part_runs.items():
+            o = out[student]
+            failing = [e for e in _test_errors(o.notebook, since=index)] if o.notebook else [o.detail[:300]]
+            if o.status != "graded" or failing:
+                res.problems.append(f"part {name!r} (cell {index}) cannot run alone: the solution without the "
+                                    f"cells before it fails ({o.status}): " + "; ".join(failing[:3]) +
+                                    f" (tag the cells it needs {SETUP_TAG!r}, or remove the {PART_TAG!r} tag)")
         for m in mutant_list:
             o = out[f"mutant-{m.name}"]
-            caught = o.status != "error" and (o.points < res.max_points or o.status in ("timeout", "out-of-memory"))
+            if f"mutant-{m.name}" in skip:   # earlier parts did not run: only a catching test cell counts
+                caught = o.status != "error" and (o.caught_by is not None or o.status in ("timeout", "out-of-memory"))
+            else:
+                caught = o.status != "error" and (o.points < res.max_points or o.status in ("timeout", "out-of-memory"))
             res.mutants_caught += int(caught)
             res.mutants.append(dict(name=m.name, description=m.description, points=o.points, caught=caught,
-                                    caught_by=o.caught_by, status=o.status, seconds=round(o.seconds, 1)))
+                                    caught_by=o.caught_by, status=o.status, seconds=round(o.seconds, 1),
+                                    part_alone=f"mutant-{m.name}" in skip))
             if o.status == "error":
                 res.problems.append(f"mutant {m.name!r}: grading failed: {o.detail[:300]}")
             elif not caught:

@@ -7,7 +7,8 @@ dies (``os._exit``, out of memory...) or the total time is spent, every cell tha
 error output (so that its test scores 0 instead of nbgrader's "no output = full points"). Before each
 autograder test cell it restores what the tests rely on (:mod:`mlbd_course.grading.guard`); a test cell
 that needed a restore gets an error output (points withheld) and the submission is flagged ``tampered``.
-With ``stop_after`` (``mlbd check`` of a mutant) it stops at the first failing test cell after that cell.
+With ``stop_after`` (``mlbd check`` of a mutant) it stops at the first failing test cell after that cell;
+``skip_cells`` (``mlbd check`` of a mutant in a later part of a lab) leaves the cells of earlier parts out.
 
 ``GradeByAssertion`` runs after it: stderr outputs of autograder test cells become stdout (kept
 visible), so that a test cell is scored by its assertions only, never by a library warning.
@@ -68,6 +69,7 @@ class SandboxedExecute(Execute):
     report_dir = Unicode("", help="folder for one JSON report per notebook").tag(config=True)
     scratch_base = Unicode("", help="where scratch folders are made (default: the system's)").tag(config=True)
     stop_after = Unicode("", help="grade_id: stop at the first failing test cell after it").tag(config=True)
+    skip_cells = Unicode("", help="comma-separated cell ids not to execute (their tests score 0)").tag(config=True)
 
     def output(self, outs, msg, display_id, cell_index):
         try:
@@ -151,8 +153,14 @@ class SandboxedExecute(Execute):
                             notes.append("grader guard could not be installed: " +
                                          str((reply or {}).get("content", {}).get("evalue", "no reply"))[:200])
                     mutated_seen = not self.stop_after
+                    skip = set(filter(None, self.skip_cells.split(",")))
                     for index, cell in enumerate(self.nb.cells):
                         if cell.cell_type != "code" or not cell.source.strip():
+                            continue
+                        if cell.get("id") in skip:
+                            executed.add(index)
+                            cell.outputs = [_error("CellSkipped", "not executed: mlbd check ran a later part of "
+                                                   "the lab on its own")] if is_test_cell(cell) else []
                             continue
                         gid = _meta(cell).get("grade_id", cell.get("id", index))
                         if stop_reason:
@@ -275,7 +283,8 @@ PIPELINE = [
 
 
 def autograde_args(limits: Limits, data_dir: str | None, report_dir: Path, unsafe: bool = False,
-                   stop_after: str = "", scratch_base: str | None = None, guard: bool = True) -> list[str]:
+                   stop_after: str = "", scratch_base: str | None = None, guard: bool = True,
+                   skip_cells: tuple[str, ...] = ()) -> list[str]:
     """nbgrader command-line options that install this pipeline with these limits."""
     args = ["--Autograde.autograde_preprocessors=" + json.dumps(PIPELINE),
             f"--Execute.timeout={int(limits.cell_seconds)}",
@@ -293,6 +302,8 @@ def autograde_args(limits: Limits, data_dir: str | None, report_dir: Path, unsaf
         args.append(f"--SandboxedExecute.data_dir={data_dir}")
     if stop_after:
         args.append(f"--SandboxedExecute.stop_after={stop_after}")
+    if skip_cells:
+        args.append("--SandboxedExecute.skip_cells=" + ",".join(skip_cells))
     if scratch_base:
         args.append(f"--SandboxedExecute.scratch_base={scratch_base}")
     return args

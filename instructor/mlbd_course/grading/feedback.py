@@ -23,12 +23,16 @@ class HideHiddenTests(ClearHiddenTests):
         return cell, resources
 
 
-def feedback(root: Path, lab: Lab, show_hidden: bool = False, students: list[str] | None = None) -> list[Path]:
-    """Run ``nbgrader generate_feedback`` for ``lab``; return the HTML files written."""
+def feedback(root: Path, lab: Lab, show_hidden: bool = False, students: list[str] | None = None,
+             db_url: str | None = None) -> list[Path]:
+    """Run ``nbgrader generate_feedback`` for ``lab`` (scores from the gradebook ``db_url``, default the
+    course's); return the HTML files written."""
     pre = ["nbgrader.preprocessors.GetGrades", "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]
     if not show_hidden:
         pre.insert(1, "mlbd_course.grading.feedback.HideHiddenTests")
     args = ["generate_feedback", lab.name, "--force", "--GenerateFeedback.preprocessors=" + json.dumps(pre)]
+    if db_url:
+        args.append(f"--CourseDirectory.db_url={db_url}")
     if students:
         args.append("--CourseDirectory.student_id=" + (students[0] if len(students) == 1 else "*"))
     run = nbgrader(args, root, timeout=1800)

@@ -16,12 +16,15 @@ student after another (:func:`record`): nbgrader's own autograde converter repla
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import stat
+import tarfile
 import tempfile
 import threading
+import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -70,8 +73,11 @@ def copy_regular_files(src: Path, dest: Path) -> list[str]:
     return dropped
 
 
-def private_course(master: Path, lab: Lab, student: str, files: Path, base: Path) -> tuple[Path, list[str]]:
-    """A course folder for one student, outside the course directory (see the module docstring)."""
+def private_course(master: Path, lab: Lab, student: str, files: Path, base: Path,
+                   template: Path | None = None) -> tuple[Path, list[str]]:
+    """A course folder for one student, outside the course directory (see the module docstring).
+
+    ``template`` is an SQLite gradebook that holds the assignment (default: ``master/gradebook.db``)."""
     root = base / student
     if root.exists():
         shutil.rmtree(root)
@@ -79,26 +85,36 @@ def private_course(master: Path, lab: Lab, student: str, files: Path, base: Path
     shutil.copy(master / "nbgrader_config.py", root / "nbgrader_config.py")
     shutil.copytree(master / "source" / lab.name, root / "source" / lab.name,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    shutil.copy(master / "gradebook.db", root / "gradebook.db")
+    shutil.copy(template or master / "gradebook.db", root / "gradebook.db")
     dropped = copy_regular_files(files, root / "submitted" / student / lab.name)
     return root, dropped
 
 
 def grade_one(master: Path, lab: Lab, student: str, files: Path, cells: dict[str, float], base: Path,
-              limits: Limits, data_dir: str | None, unsafe: bool = False, stop_after: str = "") -> Outcome:
+              limits: Limits, data_dir: str | None, unsafe: bool = False, stop_after: str = "",
+              template: Path | None = None, skip_cells: tuple[str, ...] = ()) -> Outcome:
     """Autograde one submission folder (``files``, holding ``<lab>.ipynb``) in isolation."""
+    root, dropped = private_course(master, lab, student, files, base, template)
+    return run_private(root, lab.name, student, cells, limits, data_dir, unsafe, stop_after, dropped, skip_cells)
+
+
+def run_private(root: Path, lab: str, student: str, cells: dict[str, float], limits: Limits,
+                data_dir: str | None, unsafe: bool = False, stop_after: str = "",
+                dropped: list[str] | None = None, skip_cells: tuple[str, ...] = ()) -> Outcome:
+    """``nbgrader autograde`` of the one submission of the private course ``root`` (sandboxed kernel)."""
     from .check import autograded_points
 
-    out = Outcome(student)
-    root, dropped = private_course(master, lab, student, files, base)
-    out.private = root
+    out = Outcome(student, private=root)
     report_dir = root / ".mlbd-report"
+    # the private gradebook, whatever the course configuration says (it may name a shared database)
+    db = f"--CourseDirectory.db_url=sqlite:///{root / 'gradebook.db'}"
     # the outer limit only catches a grader that hangs: the executor enforces the limits itself
-    run = nbgrader(["autograde", lab.name, f"--student={student}", "--force",
-                    *autograde_args(limits, data_dir, report_dir, unsafe=unsafe, stop_after=stop_after)],
+    run = nbgrader(["autograde", lab, f"--student={student}", "--force", db,
+                    *autograde_args(limits, data_dir, report_dir, unsafe=unsafe, stop_after=stop_after,
+                                    skip_cells=skip_cells)],
                    root, timeout=limits.total_seconds + 600)
     out.seconds, out.output = run.seconds, run.output
-    report_file = report_dir / f"{lab.name}.json"
+    report_file = report_dir / f"{lab}.json"
     report = json.loads(report_file.read_text()) if report_file.exists() else None
     notes = [f"dropped {', '.join(dropped[:5])}"] if dropped else []
     if run.timed_out or run.returncode != 0 or report is None:
@@ -110,35 +126,119 @@ def grade_one(master: Path, lab: Lab, student: str, files: Path, cells: dict[str
     out.caught_by = report.get("caught_by")
     out.tampered = report.get("tampered") or {}
     out.peak_mb = max(float(report.get("peak_mb") or 0), run.peak_mb)
-    out.points = autograded_points(root, lab.name, lab.name, student, cells)
-    out.notebook = root / "autograded" / student / lab.name / f"{lab.name}.ipynb"
+    out.points = autograded_points(root, lab, lab, student, cells)
+    out.notebook = root / "autograded" / student / lab / f"{lab}.ipynb"
     out.detail = "; ".join(notes + report.get("reasons", []) + report.get("notes", []))
     return out
 
 
+# --------------------------------------------------------------------- executing on a Dask cluster
+def _tar(folder: Path) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(folder, arcname=".")
+    return buf.getvalue()
+
+
+def _untar(data: bytes, dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        tar.extractall(dest, filter="data")   # refuses links out of dest, absolute paths, devices
+
+
+def remote_grade(payload: bytes, lab: str, student: str, cells: dict[str, float], limits: Limits,
+                 unsafe: bool = False, stop_after: str = "") -> tuple[dict, bytes]:
+    """Run on a Dask worker: unpack a private course (``payload``), grade it there with the worker's
+    own environment and course data (``MLBD_DATA_DIR`` or ``mlbd_utils``' default), and return the
+    outcome's fields and the ``autograded/`` folder as a tar.gz; nothing is left on the worker."""
+    from .course import nbgrader_env
+
+    with tempfile.TemporaryDirectory(prefix="mlbd-worker-") as tmp:
+        root = Path(tmp) / student
+        _untar(payload, root)
+        o = run_private(root, lab, student, cells, limits, nbgrader_env().get("MLBD_DATA_DIR"), unsafe, stop_after)
+        done = root / "autograded" / student
+        fields = {k: getattr(o, k) for k in ("status", "points", "seconds", "peak_mb", "detail", "caught_by",
+                                              "tampered", "output")}
+        fields["worker"] = os.uname().nodename
+        return fields, _tar(done) if o.notebook is not None and done.is_dir() else b""
+
+
+def _grade_on_cluster(scheduler: str, jobs_args: dict, submissions: dict[str, Path], base: Path,
+                      record_done) -> None:
+    """Send every private course to the Dask scheduler at ``scheduler``; unpack the results in ``base``."""
+    from distributed import Client, as_completed
+
+    master, lab, cells, limits = (jobs_args[k] for k in ("master", "lab", "cells", "limits"))
+    try:
+        client = Client(scheduler, timeout=10, set_as_default=False)
+    except OSError as exc:
+        raise CourseError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+    with client:
+        futures = {}
+        for student, files in submissions.items():
+            try:
+                root, dropped = private_course(master, lab, student, files, base, jobs_args["template"])
+                payload = _tar(root)
+            except Exception as exc:
+                record_done(Outcome(student, status="error", detail=f"grader error: {type(exc).__name__}: {exc}"))
+                continue
+            fut = client.submit(remote_grade, payload, lab.name, student, cells, limits, jobs_args["unsafe"],
+                                jobs_args["stop_after"].get(student, ""), pure=False,
+                                key=f"mlbd-grade-{lab.name}-{student}-{uuid.uuid4().hex[:8]}")
+            futures[fut] = (student, root, dropped)
+        for fut in as_completed(list(futures)):
+            student, root, dropped = futures[fut]
+            try:
+                fields, autograded = fut.result()
+                o = Outcome(student, private=root, **{k: v for k, v in fields.items() if k != "worker"})
+                if dropped:
+                    o.detail = "; ".join([f"dropped {', '.join(dropped[:5])}", *filter(None, [o.detail])])
+                if autograded:
+                    _untar(autograded, root / "autograded" / student)
+                    o.notebook = root / "autograded" / student / lab.name / f"{lab.name}.ipynb"
+            except Exception as exc:   # a worker that died (KilledWorker), a lost connection...
+                o = Outcome(student, status="error", private=root,
+                            detail=f"Dask execution failed: {type(exc).__name__}: {str(exc)[:300]}")
+            record_done(o)
+
+
 def grade_many(master: Path, lab: Lab, submissions: dict[str, Path], cells: dict[str, float], limits: Limits,
                jobs: int = 1, data_dir: str | None = None, unsafe: bool = False,
-               stop_after: dict[str, str] | None = None, progress=None, base: Path | None = None) -> dict[str, Outcome]:
-    """Grade ``submissions`` (student -> folder with ``<lab>.ipynb``), ``jobs`` at a time.
+               stop_after: dict[str, str] | None = None, progress=None, base: Path | None = None,
+               template: Path | None = None, scheduler: str | None = None,
+               skip_cells: dict[str, tuple[str, ...]] | None = None) -> dict[str, Outcome]:
+    """Grade ``submissions`` (student -> folder with ``<lab>.ipynb``), ``jobs`` at a time on this machine,
+    or on the Dask cluster whose scheduler is at ``scheduler`` (``tcp://HOST:PORT``; ``jobs`` is then
+    the cluster's business: its workers' threads). ``stop_after`` and ``skip_cells`` (student -> value,
+    from ``mlbd check``) are passed to the executor; ``skip_cells`` only on this machine.
 
     The private folders are kept in ``base`` (the caller removes it) so that the autograded notebooks
     can be recorded or copied afterwards."""
     base = Path(base or tempfile.mkdtemp(prefix="mlbd-grade-"))
-    stop_after = stop_after or {}
+    stop_after, skip_cells = stop_after or {}, skip_cells or {}
     lock = threading.Lock()
     done: dict[str, Outcome] = {}
 
-    def work(student: str) -> Outcome:
-        try:
-            o = grade_one(master, lab, student, submissions[student], cells, base, limits, data_dir,
-                          unsafe=unsafe, stop_after=stop_after.get(student, ""))
-        except Exception as exc:  # a grader bug must not stop the batch
-            o = Outcome(student, status="error", detail=f"grader error: {type(exc).__name__}: {exc}")
+    def finished(o: Outcome) -> None:
         with lock:
-            done[student] = o
+            done[o.student] = o
             if progress:
                 progress(o, len(done), len(submissions))
-        return o
+
+    if scheduler:
+        _grade_on_cluster(scheduler, dict(master=master, lab=lab, cells=cells, limits=limits, unsafe=unsafe,
+                                          stop_after=stop_after, template=template), submissions, base, finished)
+        return {s: done[s] for s in submissions}
+
+    def work(student: str) -> None:
+        try:
+            o = grade_one(master, lab, student, submissions[student], cells, base, limits, data_dir,
+                          unsafe=unsafe, stop_after=stop_after.get(student, ""), template=template,
+                          skip_cells=skip_cells.get(student, ()))
+        except Exception as exc:  # a grader bug must not stop the batch
+            o = Outcome(student, status="error", detail=f"grader error: {type(exc).__name__}: {exc}")
+        finished(o)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         list(pool.map(work, list(submissions)))
@@ -168,8 +268,10 @@ class ReplayExecute(NbGraderPreprocessor):
         return nb, resources
 
 
-def record(course: Path, lab: Lab, outcomes: dict[str, Outcome], submissions: dict[str, Path]) -> dict[str, str]:
-    """Write the executed notebooks into ``course``'s gradebook and ``autograded/`` (grader process only).
+def record(course: Path, lab: Lab, outcomes: dict[str, Outcome], submissions: dict[str, Path],
+           db_url: str | None = None) -> dict[str, str]:
+    """Write the executed notebooks into ``course``'s gradebook (``db_url``, default its ``gradebook.db``)
+    and ``autograded/`` (grader process only).
 
     Returns student -> problem for those that could not be recorded."""
     from nbgrader.apps.api import NbGraderAPI
@@ -181,6 +283,7 @@ def record(course: Path, lab: Lab, outcomes: dict[str, Outcome], submissions: di
     try:
         config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
         config.CourseDirectory.root = str(course)
+        config.CourseDirectory.db_url = db_url or f"sqlite:///{course / 'gradebook.db'}"
         config.Autograde.autograde_preprocessors = ["mlbd_course.grading.isolated.ReplayExecute", *PIPELINE[1:]]
         config.ReplayExecute.replay_dir = str(replay)
         # the collected files (minus links) become the submitted/ copy that nbgrader reads
