@@ -83,23 +83,6 @@ def test_leaks_finds_solutions_hidden_tests_and_outputs(tmp_path):
 
 
 @pytest.mark.slow
-def test_check_toy_lab_passes_and_detects_a_weak_mutant(toy_course):
-    lab = all_labs(toy_course)[0]
-    res = check_lab(toy_course, lab, timeout=120)
-    assert res.status == "ok", res.problems
-    assert (res.solution_points, res.max_points, res.blank_points) == (3, 3, 0)
-    assert (res.mutants_caught, res.mutants_total) == (2, 2)
-    assert res.seconds > 0 and res.peak_mb > 10
-    # a mutant that only rewrites the answer equivalently must be reported as not caught
-    with open(lab.mutants_file, "a") as f:
-        f.write('- name: equivalent\n  description: same answer\n  cell: q2\n'
-                '  replace:\n    - old: "return x * x"\n      new: "return x ** 2"\n')
-    res = check_lab(toy_course, lab, timeout=120)
-    assert res.status == "FAIL" and res.mutants_caught == 2
-    assert any("equivalent" in p for p in res.problems)
-
-
-@pytest.mark.slow
 def test_check_reports_a_broken_solution(toy_course):
     lab = all_labs(toy_course)[0]
     nb = read_nb(lab.notebook)

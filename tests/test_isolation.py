@@ -195,7 +195,7 @@ def test_hostile_batch(toy_course, tmp_path, capsys):
 
 @pytest.mark.slow
 @needs_isolation
-def test_check_gives_no_false_zero_and_names_the_catching_cell(toy_course):
+def test_check_gives_no_false_zero_names_the_catching_cell_and_reports_a_weak_mutant(toy_course):
     from mlbd_course.grading.check import check_lab
     lab = all_labs(toy_course)[0]
     nb = read_nb(lab.notebook)
@@ -207,11 +207,18 @@ def test_check_gives_no_false_zero_and_names_the_catching_cell(toy_course):
     nb.cells[1].metadata["tags"] = ["mlbd-setup"]
     nb.cells[5].metadata["tags"] = ["mlbd-part"]
     nbformat.write(nb, str(lab.notebook))
+    # a mutant that only rewrites the answer equivalently must be reported as not caught
+    with open(lab.mutants_file, "a") as f:
+        f.write('- name: equivalent\n  description: same answer\n  cell: q2\n'
+                '  replace:\n    - old: "return x * x"\n      new: "return x ** 2"\n')
     res = check_lab(toy_course, lab, timeout=120)
-    assert res.status == "ok", res.problems
-    assert (res.solution_points, res.blank_points, res.mutants_caught) == (3, 0, 2)
+    assert res.status == "FAIL" and len(res.problems) == 1 and "'equivalent'" in res.problems[0], res.problems
+    assert (res.solution_points, res.max_points, res.blank_points) == (3, 3, 0)
+    assert (res.mutants_caught, res.mutants_total) == (2, 3)
+    assert res.seconds > 0 and res.peak_mb > 10
     assert {m["name"]: (m["caught_by"], m["part_alone"]) for m in res.mutants} == {
-        "odd-numbers": ("test_q1", False), "abs-instead-of-square": ("test_q2", True)}
+        "odd-numbers": ("test_q1", False), "abs-instead-of-square": ("test_q2", True),
+        "equivalent": (None, True)}
     assert {m["name"]: m["points"] for m in res.mutants}["abs-instead-of-square"] == 0   # Q1 did not run
 
 
