@@ -286,6 +286,10 @@ def test_benchmark_prints_one_json_line(tmp_path):
         r = res["models"]["BKT"][scope]
         assert 0 < r["rmse"] < 0.5 and 0.5 < r["auc"] < 1 and r["fit_seconds"] >= 0
         assert r["train_rows"] + r["test_rows"] <= res["rows"]
+    for protocol in ("skill_rows", "attempt"):  # protocols -> model -> scores on all skills (+ "subset")
+        r = res["protocols"][protocol]["BKT"]
+        assert {"auc", "rmse", "fit_seconds", "subset"} <= set(r) and {"auc", "rmse"} <= set(r["subset"])
+    assert res["protocols"]["skill_rows"]["BKT"]["auc"] == res["models"]["BKT"]["all"]["auc"]
 
 
 def test_benchmark_skips_the_subset_without_the_lecture_skills(tmp_path):
@@ -300,3 +304,193 @@ def test_benchmark_skips_the_subset_without_the_lecture_skills(tmp_path):
     res = json.loads(run.stdout.strip().splitlines()[-1])
     assert res["scopes"] == ["all"] and set(res["models"]["BKT"]) == {"all"}
     assert "skipping the 'subset' scope" in run.stderr
+    assert res["skipped"]["subset"].startswith("skipping the 'subset' scope: the file lacks lecture skill(s)")
+    assert "subset" not in res["protocols"]["attempt"]["BKT"] and "Traceback" not in run.stderr
+
+
+# --- the benchmark's two protocols (skill rows / attempts) and Best-LR --------------------------------------
+
+def _bench_args(**kw):
+    from types import SimpleNamespace
+
+    base = dict(seed=0, bkt_fits=1, dkt_epochs=1, lr_max_iter=1000, max_rows_lmer=None)
+    base.update(kw)
+    return SimpleNamespace(**base)
+
+
+def _long_file(path, rows):
+    """A file in the corrected long release's format from (user, problem, skill, correct) rows in time order."""
+    df = pd.DataFrame(rows, columns=["user_id", "problem_id", "skill_name", "correct"])
+    df.insert(1, "seq_index", df.groupby("user_id").cumcount())
+    df["skill_index"] = pd.factorize(df["skill_name"])[0]
+    df[["user_id", "seq_index", "problem_id", "skill_index", "skill_name", "correct"]].to_csv(path, index=False)
+    return path
+
+
+def _leaky_long_file(path, n_students=150, n_attempts=30, seed=0):
+    """Every attempt is a problem with two skills (one row each, same answer); answers are coin flips that
+    no history can predict, so only the other row of the same attempt tells the answer."""
+    rng = np.random.default_rng(seed)
+    skills = [f"skill {k}" for k in range(6)]
+    rows = []
+    for u in range(n_students):
+        for t in range(n_attempts):
+            pair = rng.choice(6, size=2, replace=False)
+            item, ans = 100 + t, int(rng.random() < 0.5)
+            rows += [(u, item, skills[pair[0]], ans), (u, item, skills[pair[1]], ans)]
+    return _long_file(path, rows)
+
+
+def test_benchmark_groups_the_rows_of_an_attempt(tmp_path):
+    """Long release: an attempt is a run of rows of one problem, split where the answer changes or a skill
+    repeats; the original export and the course's file group by order_id."""
+    bench = _benchmark_module()
+    rows = [(1, 10, "A", 1), (1, 10, "B", 1),            # one attempt, two skills
+            (1, 11, "A", 0),                             # another problem
+            (1, 12, "A", 1), (1, 12, "A", 0),            # same problem twice: answer changes
+            (1, 13, "B", 1), (1, 13, "C", 1), (1, 13, "B", 1), (1, 13, "C", 1),  # skill repeats: two attempts
+            (1, 10, "A", 1),                             # problem 10 again, later: a new attempt
+            (2, 10, "A", 1), (2, 10, "B", 1)]            # another student
+    df = bench.read_interactions(_long_file(tmp_path / "long.csv", rows))
+    assert df["attempt_id"].tolist() == [0, 0, 1, 2, 3, 4, 4, 5, 5, 6, 7, 7]
+    assert df["item_id"].tolist() == [str(r[1]) for r in rows]
+    assert bench.attempt_summary(df) == {"attempts": 8, "multi_skill_attempts": 4, "rows_in_multi_skill_attempts": 8}
+    orig = tmp_path / "orig.csv"
+    pd.DataFrame({"user_id": [1, 1, 1, 2], "order_id": [5, 5, 6, 7], "problem_id": [9, 9, 8, 9],
+                  "skill_name": ["A", "B", "A", "A"], "correct": [1, 1, 0, 1]}).to_csv(orig, index=False)
+    assert bench.read_interactions(orig)["attempt_id"].tolist() == [0, 0, 1, 2]
+    course = tmp_path / "assistments.csv"
+    tiny().to_csv(course, index=False)
+    assert bench.attempt_summary(bench.read_interactions(course))["multi_skill_attempts"] == 0
+
+
+def test_benchmark_scores_the_mean_of_an_attempt():
+    bench = _benchmark_module()
+    test = pd.DataFrame({"attempt_id": [3, 3, 4, 5, 5, 5], "correct": [1, 1, 0, 0, 0, 0]})
+    pred = np.array([0.9, 0.5, 0.6, 0.2, 0.3, 0.4])
+    rows, att = bench.score(pred, test, "skill_rows"), bench.score(pred, test, "attempt")
+    assert rows["test_units"] == 6 and att["test_units"] == 3
+    assert att["rmse"] == pytest.approx(np.sqrt(((0.7 - 1) ** 2 + 0.6 ** 2 + 0.3 ** 2) / 3), abs=1e-4)
+    assert att["auc"] == 1.0 and rows["auc"] == 0.875  # row pairs: 7 of 8 (positive, negative) ranked right
+
+
+def test_per_skill_histories_end_at_the_previous_attempt(tmp_path):
+    """Why BKT/AFM/PFA are fitted once for both protocols: an attempt holds each skill once, so the per-skill
+    practice counts of a row (AFM/PFA's features; BKT's per-skill sequences) only hold earlier attempts."""
+    bench = _benchmark_module()
+    df = bench.read_interactions(_leaky_long_file(tmp_path / "leaky.csv", n_students=20, n_attempts=15))
+    assert not df.duplicated(["attempt_id", "skill_name"]).any()
+    feats = kt_models.PFA()._frame(df)
+    for (u, s), g in df.groupby(["user_id", "skill_name"]):
+        for i in g.index:
+            earlier = g[g["attempt_id"] < g.at[i, "attempt_id"]]
+            assert feats.at[i, "before_correct_num"] == earlier["correct"].sum()
+            assert feats.at[i, "before_wrong_num"] == len(earlier) - earlier["correct"].sum()
+
+
+def test_bestlr_features_come_from_previous_attempts_only():
+    rows = [  # user, order, attempt, item, skill, correct
+        (1, 0, 0, "p1", "A", 1),
+        (1, 1, 1, "p2", "A", 0), (1, 2, 1, "p2", "B", 0),
+        (1, 3, 2, "p1", "B", 1),
+        (2, 0, 3, "p2", "B", 1),
+    ]
+    df = pd.DataFrame(rows, columns=["user_id", "order_id", "attempt_id", "item_id", "skill_name", "correct"])
+    model = kt_models.BestLR().fit(df)
+    X, y, lay = model.transform(df)
+    X = X.toarray()
+    phi = np.log1p
+    # columns: skills A, B | skill attempts A, B | skill wins A, B | total attempts, wins | item attempts, wins | items
+    expect = np.array([
+        [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0],
+        [1, 1, phi(1), 0, phi(1), 0, phi(1), phi(1), 0, 0, 0, 1],
+        [0, 1, 0, phi(1), 0, 0, phi(2), phi(1), phi(1), phi(1), 1, 0],
+        [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+    ])
+    assert np.allclose(X, expect) and y.tolist() == [1, 0, 1, 1]
+    # changing the answers of attempt k and later leaves the features of attempts <= k unchanged
+    flipped = df.assign(correct=np.where(df["attempt_id"] >= 1, 1 - df["correct"], df["correct"]))
+    X2 = model.transform(flipped)[0].toarray()
+    assert np.allclose(X2[:2], X[:2]) and not np.allclose(X2[2], X[2])
+    # one row per attempt (skill-rows protocol): the second row of attempt 1 sees the first one's answer
+    rows_model = kt_models.BestLR(attempt_col=None).fit(df)
+    Xr = rows_model.transform(df)[0].toarray()
+    assert Xr.shape[0] == 5 and np.isclose(Xr[2, 6], phi(2))  # total attempts: the 2 rows before it
+    assert np.isclose(Xr[2, 8], phi(1)) and X[1, 8] == 0  # item p2 "already attempted": by its own first row
+    p = model.predict_proba(df)
+    assert p[1] == p[2] and p.shape == (5,)
+
+
+def test_attempt_protocol_cannot_read_the_answers_of_the_same_attempt(tmp_path):
+    """A file whose answers are coin flips repeated on the two rows of each attempt: the skill-rows protocol
+    lets BestLR read the first row's answer (item counts) and score far above chance; the attempt protocol
+    does not."""
+    bench = _benchmark_module()
+    df = bench.read_interactions(_leaky_long_file(tmp_path / "leaky.csv"))
+    train, test = split_by_student(df)
+    res = bench.evaluate("BestLR", train, test, _bench_args(), ("skill_rows", "attempt"))
+    assert res["skill_rows"]["auc"] > 0.7, res
+    assert abs(res["attempt"]["auc"] - 0.5) < 0.05, res
+    assert res["attempt"]["test_units"] == len(test) // 2
+    bkt = bench.evaluate("BKT", train, test, _bench_args(), ("skill_rows", "attempt"))
+    assert abs(bkt["attempt"]["auc"] - 0.5) < 0.05 and bkt["attempt"]["fit_shared"]
+
+
+@pytest.mark.slow
+def test_attempt_dkt_predicts_an_attempt_before_its_answers(tmp_path):
+    """DKT on rows reads the first row of an attempt (and its answer) before predicting the second; AttemptDKT
+    predicts every row of attempt k from attempts < k: flipping the answers of attempt k and later changes
+    no prediction of attempt k."""
+    from mlbd_utils.dkt import DKT
+
+    bench = _benchmark_module()
+    df = bench.read_interactions(_leaky_long_file(tmp_path / "leaky.csv", n_students=40, n_attempts=12))
+    train, test = split_by_student(df)
+    test = test.reset_index(drop=True)
+    k = 5
+    flip = test.assign(correct=np.where(test.groupby("user_id")["attempt_id"].rank(method="dense") > k,
+                                        1 - test["correct"], test["correct"]))
+    kth = (test.groupby("user_id")["attempt_id"].rank(method="dense") == k + 1).to_numpy()
+    cols = ["user_id", "order_id", "skill_name", "correct"]
+    att = kt_models.AttemptDKT(epochs=1, units=8, max_len=5, random_state=0).fit(train)
+    p, q = att.predict_proba(test), att.predict_proba(flip)
+    assert np.allclose(p[kth], q[kth], atol=1e-6)  # attempt k: its own answers unread (chunks of 5 included)
+    assert not np.allclose(p, q)
+    rows = DKT(epochs=1, units=8, max_len=5, random_state=0).fit(train[cols])
+    r, s = rows.predict_proba(test[cols]), rows.predict_proba(flip[cols])
+    second = kth & (test.groupby("attempt_id").cumcount() == 1).to_numpy()
+    assert not np.allclose(r[second], s[second], atol=1e-6)  # the skill-rows DKT reads the first row's answer
+
+
+@pytest.mark.slow
+def test_attempt_dkt_is_dkt_without_multi_skill_attempts(small):
+    """One row per attempt: AttemptDKT trains and predicts exactly like mlbd_utils.dkt.DKT."""
+    from mlbd_utils.dkt import DKT
+
+    df = small[small.skill_name.isin(kt.LECTURE_SKILLS)]
+    train, test = split_by_student(df)
+    a = DKT(epochs=2, units=8, max_len=20, random_state=0).fit(train)
+    b = kt_models.AttemptDKT(epochs=2, units=8, max_len=20, random_state=0).fit(
+        train.assign(attempt_id=np.arange(len(train))))
+    assert np.allclose(a.history_["val_auc"], b.history_["val_auc"], atol=1e-6)
+    assert np.allclose(a.history_["loss"], b.history_["loss"], atol=1e-6)
+    assert np.allclose(a.predict_proba(test), b.predict_proba(test.assign(attempt_id=np.arange(len(test)))), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_benchmark_protocols_agree_without_multi_skill_attempts(tmp_path):
+    """The course's synthetic file has one row per attempt: both protocols give the same numbers."""
+    path = tmp_path / "assistments.csv"
+    assistments.generate(5, n_students=80).frames["assistments.csv"].to_csv(path, index=False)
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "knowledge_tracing.py"), str(path),
+                          "--models", "BKT,BestLR,DKT", "--bkt-fits", "1", "--dkt-epochs", "2", "--scopes", "all"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    res = json.loads(run.stdout.strip().splitlines()[-1])
+    assert res["multi_skill_attempts"] == 0 and res["attempts"] == res["rows"]
+    rows, atts = res["protocols"]["skill_rows"], res["protocols"]["attempt"]
+    for m in ("BKT", "BestLR", "DKT"):
+        assert {"auc", "rmse", "fit_seconds"} <= set(rows[m]) and 0.5 < rows[m]["auc"] < 1
+        assert (rows[m]["auc"], rows[m]["rmse"]) == (atts[m]["auc"], atts[m]["rmse"]), m
+        assert rows[m]["test_units"] == atts[m]["test_units"] == rows[m]["test_rows"]
+    assert res["models"]["BKT"]["all"]["auc"] == rows["BKT"]["auc"]  # the old key: the skill-rows protocol
