@@ -69,19 +69,28 @@ def main(argv=None) -> int:
         # 1. plain nbgrader, one student after another
         t0 = time.perf_counter()
         seq_scores, seq_each, peak = {}, {}, 0.0
-        for student in kinds:
+        for i, student in enumerate(kinds, 1):
             shutil.copytree(subs / student, seq_course / "submitted" / student)
             run = nbgrader(["autograde", lab.name, f"--student={student}", "--force"], seq_course, timeout=1800)
             seq_each[student], peak = run.seconds, max(peak, run.peak_mb)
             seq_scores[student] = autograded_points(seq_course, lab.name, lab.name, student, cells)
+            print(f"{time.strftime('%H:%M:%S')} sequential [{i}/{len(kinds)}] {student} ({kinds[student]}): "
+                  f"{seq_scores[student]:g} points, {run.seconds:.1f} s", file=sys.stderr, flush=True)
         sequential = time.perf_counter() - t0
         print(f"sequential nbgrader autograde: {sequential:.1f} s", flush=True)
 
         # 2. isolated, --jobs at a time
         par_course = scratch_course(root, [lab], base=work)
         t0 = time.perf_counter()
+        done = []
+
+        def progress(g):
+            done.append(g.student)
+            print(f"{time.strftime('%H:%M:%S')} isolated [{len(done)}/{len(kinds)}] {g.student}: {g.status} "
+                  f"{g.autograded_score:g} points", file=sys.stderr, flush=True)
+
         grades, _ = grade_lab(par_course, Lab(lab.name, par_course / "source" / lab.name), subs,
-                              output=work / "grades.csv", jobs=args.jobs, plot=False)
+                              output=work / "grades.csv", jobs=args.jobs, plot=False, progress=progress)
         parallel = time.perf_counter() - t0
         par_scores = {g.student: g.autograded_score for g in grades}
         print(f"isolated mlbd autograde --jobs {args.jobs}: {parallel:.1f} s", flush=True)
