@@ -79,7 +79,7 @@ def grade_lab(root: Path, lab: Lab, submissions: Path, output: Path | None = Non
     import tempfile
 
     from .course import nbgrader_env
-    from .isolated import grade_many, record
+    from .isolated import Recorder, grade_many
     from .sandbox import IsolationUnavailable, Limits, isolation_problem
 
     limits = limits or Limits()
@@ -99,9 +99,14 @@ def grade_lab(root: Path, lab: Lab, submissions: Path, output: Path | None = Non
     # the assignment in the course gradebook, and in an SQLite template copied into each private course
     template = root / ".mlbd-tmp" / "gradebook-template.db"
     template.parent.mkdir(parents=True, exist_ok=True)
-    for url in (db_url, f"sqlite:///{template}"):
-        run = nbgrader(["generate_assignment", lab.name, "--force", f"--CourseDirectory.db_url={url}",
-                        "--CourseDirectory.release_directory=.mlbd-tmp/release"], root, timeout=600)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:    # both at once, each with its own release folder
+        runs = list(pool.map(lambda ur: (ur[0], nbgrader(
+            ["generate_assignment", lab.name, "--force", f"--CourseDirectory.db_url={ur[0]}",
+             f"--CourseDirectory.release_directory=.mlbd-tmp/{ur[1]}"], root, timeout=600)),
+            [(db_url, "release-gradebook"), (f"sqlite:///{template}", "release-template")]))
+    for url, run in runs:
         if run.returncode != 0:
             where = "the gradebook " + _safe_url(url)
             raise CourseError(f"nbgrader generate_assignment {lab.name} into {where} failed:\n{run.output[-2000:]}")
@@ -123,16 +128,21 @@ def grade_lab(root: Path, lab: Lab, submissions: Path, output: Path | None = Non
             valid[student], notes[student] = folder, note
     base = Path(tempfile.mkdtemp(prefix="mlbd-grade-"))
     try:
+        recorder = Recorder(root, lab, valid, db_url=db_url)   # writes the gradebook while others execute
+
         def done(o, n, total):
+            recorder.add(o)
             g = grades[o.student]
             g.status, g.autograded_score = o.status, o.points
             if progress:
                 progress(g)
 
-        outcomes = grade_many(root, lab, valid, cells, limits, jobs=jobs or os.cpu_count() or 1,
-                              data_dir=nbgrader_env().get("MLBD_DATA_DIR"), unsafe=unsafe, progress=done, base=base,
-                              template=template, scheduler=scheduler)
-        problems = record(root, lab, outcomes, valid, db_url=db_url)
+        try:
+            outcomes = grade_many(root, lab, valid, cells, limits, jobs=jobs or os.cpu_count() or 1,
+                                  data_dir=nbgrader_env().get("MLBD_DATA_DIR"), unsafe=unsafe, progress=done,
+                                  base=base, template=template, scheduler=scheduler)
+        finally:
+            problems = recorder.close()
     finally:
         shutil.rmtree(base, ignore_errors=True)
     from nbgrader.api import Gradebook, MissingEntry

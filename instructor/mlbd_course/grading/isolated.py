@@ -10,8 +10,8 @@ For each submission, in a worker thread:
    release files; what it reports (status, limits hit, tampering) comes back as a JSON file;
 3. the score of its test cells read from the private gradebook.
 
-``mlbd autograde`` then writes every result into the course's gradebook from the grader process, one
-student after another (:func:`record`): nbgrader's own autograde converter replays the executed notebook
+``mlbd autograde`` writes every result into the course's gradebook from one thread of the grader process,
+one student after another as their executions end (:class:`Recorder`): nbgrader's own autograde converter replays the executed notebook
 (:class:`ReplayExecute`), so the gradebook rows are exactly those of a sequential ``nbgrader autograde``.
 """
 from __future__ import annotations
@@ -268,43 +268,72 @@ class ReplayExecute(NbGraderPreprocessor):
         return nb, resources
 
 
+class Recorder:
+    """Writes executed notebooks into ``course``'s gradebook (``db_url``, default its ``gradebook.db``) and
+    ``autograded/``, one submission at a time, from one thread of the grader process: ``add`` an outcome
+    as soon as its execution ends (the others keep executing), ``close`` when all are added.
+
+    ``close`` returns student -> problem for those that could not be recorded."""
+
+    def __init__(self, course: Path, lab: Lab, submissions: dict[str, Path], db_url: str | None = None):
+        import queue
+
+        self.course, self.lab, self.submissions = course, lab, submissions
+        self.db_url = db_url or f"sqlite:///{course / 'gradebook.db'}"
+        self.problems: dict[str, str] = {}
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="mlbd-gradebook-writer", daemon=True)
+        self._thread.start()
+
+    def add(self, outcome: Outcome) -> None:
+        if outcome.notebook is not None and outcome.notebook.exists():
+            self._queue.put(outcome)
+
+    def close(self) -> dict[str, str]:
+        self._queue.put(None)
+        self._thread.join()
+        return self.problems
+
+    def _run(self) -> None:
+        from nbgrader.apps.api import NbGraderAPI
+        from nbgrader.coursedir import CourseDirectory
+        from traitlets.config.loader import PyFileConfigLoader
+
+        replay = Path(tempfile.mkdtemp(prefix="mlbd-replay-"))
+        api = None
+        try:
+            while (o := self._queue.get()) is not None:
+                try:
+                    if api is None:
+                        config = PyFileConfigLoader("nbgrader_config.py", path=str(self.course)).load_config()
+                        config.CourseDirectory.root = str(self.course)
+                        config.CourseDirectory.db_url = self.db_url
+                        config.Autograde.autograde_preprocessors = ["mlbd_course.grading.isolated.ReplayExecute",
+                                                                    *PIPELINE[1:]]
+                        config.ReplayExecute.replay_dir = str(replay)
+                        api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+                    (replay / o.student).mkdir()
+                    shutil.copy(o.notebook, replay / o.student / o.notebook.name)
+                    # the collected files (minus links) become the submitted/ copy that nbgrader reads
+                    dest = self.course / "submitted" / o.student / self.lab.name
+                    if dest.resolve() != self.submissions[o.student].resolve():
+                        shutil.rmtree(dest, ignore_errors=True)
+                        copy_regular_files(self.submissions[o.student], dest)
+                    with warnings.catch_warnings():   # SQLAlchemy's autoflush notes from nbgrader's own code
+                        warnings.simplefilter("ignore")
+                        res = api.autograde(self.lab.name, o.student, force=True, create=True)
+                    if not res.get("success"):
+                        self.problems[o.student] = (res.get("error") or res.get("log") or "")[-400:]
+                except Exception as exc:   # one student's problem never stops the others
+                    self.problems[o.student] = f"{type(exc).__name__}: {str(exc)[:300]}"
+        finally:
+            shutil.rmtree(replay, ignore_errors=True)
+
+
 def record(course: Path, lab: Lab, outcomes: dict[str, Outcome], submissions: dict[str, Path],
            db_url: str | None = None) -> dict[str, str]:
-    """Write the executed notebooks into ``course``'s gradebook (``db_url``, default its ``gradebook.db``)
-    and ``autograded/`` (grader process only).
-
-    Returns student -> problem for those that could not be recorded."""
-    from nbgrader.apps.api import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-    from traitlets.config.loader import PyFileConfigLoader
-
-    replay = Path(tempfile.mkdtemp(prefix="mlbd-replay-"))
-    problems = {}
-    try:
-        config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-        config.CourseDirectory.root = str(course)
-        config.CourseDirectory.db_url = db_url or f"sqlite:///{course / 'gradebook.db'}"
-        config.Autograde.autograde_preprocessors = ["mlbd_course.grading.isolated.ReplayExecute", *PIPELINE[1:]]
-        config.ReplayExecute.replay_dir = str(replay)
-        # the collected files (minus links) become the submitted/ copy that nbgrader reads
-        for student, o in outcomes.items():
-            if o.notebook is None or not o.notebook.exists():
-                continue
-            (replay / student).mkdir()
-            shutil.copy(o.notebook, replay / student / o.notebook.name)
-            dest = course / "submitted" / student / lab.name
-            if dest.resolve() != submissions[student].resolve():
-                shutil.rmtree(dest, ignore_errors=True)
-                copy_regular_files(submissions[student], dest)
-        api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-        for student, o in outcomes.items():
-            if not (replay / student).exists():
-                continue
-            with warnings.catch_warnings():   # SQLAlchemy's autoflush notes from nbgrader's own code
-                warnings.simplefilter("ignore")
-                res = api.autograde(lab.name, student, force=True, create=True)
-            if not res.get("success"):
-                problems[student] = (res.get("error") or res.get("log") or "")[-400:]
-    finally:
-        shutil.rmtree(replay, ignore_errors=True)
-    return problems
+    """:class:`Recorder` for outcomes that are all known already."""
+    rec = Recorder(course, lab, submissions, db_url)
+    for o in outcomes.values():
+        rec.add(o)
+    return rec.close()
