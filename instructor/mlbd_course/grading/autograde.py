@@ -128,7 +128,10 @@ def grade_lab(root: Path, lab: Lab, submissions: Path, output: Path | None = Non
             valid[student], notes[student] = folder, note
     base = Path(tempfile.mkdtemp(prefix="mlbd-grade-"))
     try:
-        recorder = Recorder(root, lab, valid, db_url=db_url)   # writes the gradebook while others execute
+        n_jobs = jobs or os.cpu_count() or 1
+        # the gradebook writer works while the others execute when that leaves it a core
+        recorder = Recorder(root, lab, valid, db_url=db_url,
+                            live=bool(scheduler) or n_jobs < (os.cpu_count() or 1))
 
         def done(o, n, total):
             recorder.add(o)
@@ -138,7 +141,7 @@ def grade_lab(root: Path, lab: Lab, submissions: Path, output: Path | None = Non
                 progress(g)
 
         try:
-            outcomes = grade_many(root, lab, valid, cells, limits, jobs=jobs or os.cpu_count() or 1,
+            outcomes = grade_many(root, lab, valid, cells, limits, jobs=n_jobs,
                                   data_dir=nbgrader_env().get("MLBD_DATA_DIR"), unsafe=unsafe, progress=done,
                                   base=base, template=template, scheduler=scheduler)
         finally:

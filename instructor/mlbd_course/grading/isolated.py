@@ -271,11 +271,15 @@ class ReplayExecute(NbGraderPreprocessor):
 class Recorder:
     """Writes executed notebooks into ``course``'s gradebook (``db_url``, default its ``gradebook.db``) and
     ``autograded/``, one submission at a time, from one thread of the grader process: ``add`` an outcome
-    as soon as its execution ends (the others keep executing), ``close`` when all are added.
+    as soon as its execution ends, ``close`` when all are added. With ``live``, recording starts at once,
+    while the other submissions still execute: a gain when the executions leave this machine's cores idle
+    (a Dask cluster, fewer jobs than cores); on a machine whose cores the executions already fill it only
+    competes with them (measured with ``benchmarks/autograde.py``), so by default it waits for ``close``.
 
     ``close`` returns student -> problem for those that could not be recorded."""
 
-    def __init__(self, course: Path, lab: Lab, submissions: dict[str, Path], db_url: str | None = None):
+    def __init__(self, course: Path, lab: Lab, submissions: dict[str, Path], db_url: str | None = None,
+                 live: bool = False):
         import queue
 
         self.course, self.lab, self.submissions = course, lab, submissions
@@ -283,7 +287,8 @@ class Recorder:
         self.problems: dict[str, str] = {}
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="mlbd-gradebook-writer", daemon=True)
-        self._thread.start()
+        if live:
+            self._thread.start()
 
     def add(self, outcome: Outcome) -> None:
         if outcome.notebook is not None and outcome.notebook.exists():
@@ -291,6 +296,8 @@ class Recorder:
 
     def close(self) -> dict[str, str]:
         self._queue.put(None)
+        if self._thread.ident is None:
+            self._thread.start()
         self._thread.join()
         return self.problems
 
