@@ -76,13 +76,18 @@ class LabCheck:
         return d
 
 
-def cell_errors(nb_path: Path, limit: int = 3) -> list[str]:
-    """The first errors recorded in an executed notebook, as 'cell <id>: Error: message'."""
+def cell_errors(nb_path: Path, limit: int | None = 3, since: int = 0, tests_only: bool = False) -> list[str]:
+    """The first errors recorded in an executed notebook, as 'cell <id>: Error: message' (from the cell at
+    index ``since`` on; with ``tests_only``, the autograder test cells' errors only)."""
+    from .execute import is_test_cell
+
     if not nb_path.exists():
         return [f"{nb_path.name}: no autograded notebook was written"]
     nb = read_nb(nb_path)
     out = []
-    for cell in nb.cells:
+    for cell in nb.cells[since:]:
+        if tests_only and not is_test_cell(cell):
+            continue
         for o in cell.get("outputs", []):
             if o.get("output_type") == "error":
                 gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", cell.get("id"))
@@ -92,16 +97,6 @@ def cell_errors(nb_path: Path, limit: int = 3) -> list[str]:
                 gid = cell["metadata"]["nbgrader"].get("grade_id")
                 out.append(f"cell {gid}: wrote to stderr (nbgrader gives 0 points): {o.get('text', '')[:200]!r}")
     return out[:limit]
-
-
-def _test_errors(nb_path: Path, since: int = 0) -> list[str]:
-    """Errors of the autograder test cells at index ``since`` or later of an executed notebook."""
-    from .execute import is_test_cell
-
-    nb = read_nb(nb_path)
-    return [f"cell {c.metadata['nbgrader'].get('grade_id')}: {o.get('ename')}: {str(o.get('evalue'))[:200]}"
-            for c in nb.cells[since:] if is_test_cell(c)
-            for o in c.get("outputs", []) if o.get("output_type") == "error"]
 
 
 def autograded_points(course: Path, lab: str, notebook: str, student: str, cells: dict[str, float]) -> float:
@@ -208,17 +203,16 @@ def check_lab(root: Path, lab: Lab, timeout: float = 600, keep: Path | None = No
             res.problems.append(f"untouched release earns {blank.points:g} points (must be 0)")
         for student, (index, name, _) in part_runs.items():
             o = out[student]
-            failing = [e for e in _test_errors(o.notebook, since=index)] if o.notebook else [o.detail[:300]]
+            failing = cell_errors(o.notebook, None, since=index, tests_only=True) if o.notebook else [o.detail[:300]]
             if o.status != "graded" or failing:
                 res.problems.append(f"part {name!r} (cell {index}) cannot run alone: the solution without the "
                                     f"cells before it fails ({o.status}): " + "; ".join(failing[:3]) +
                                     f" (tag the cells it needs {SETUP_TAG!r}, or remove the {PART_TAG!r} tag)")
         for m in mutant_list:
             o = out[f"mutant-{m.name}"]
-            if f"mutant-{m.name}" in skip:   # earlier parts did not run: only a catching test cell counts
-                caught = o.status != "error" and (o.caught_by is not None or o.status in ("timeout", "out-of-memory"))
-            else:
-                caught = o.status != "error" and (o.points < res.max_points or o.status in ("timeout", "out-of-memory"))
+            # run alone, the earlier parts scored nothing: only a test cell that caught it counts
+            lost = o.caught_by is not None if f"mutant-{m.name}" in skip else o.points < res.max_points
+            caught = o.status != "error" and (lost or o.status in ("timeout", "out-of-memory"))
             res.mutants_caught += int(caught)
             res.mutants.append(dict(name=m.name, description=m.description, points=o.points, caught=caught,
                                     caught_by=o.caught_by, status=o.status, seconds=round(o.seconds, 1),
