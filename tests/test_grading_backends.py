@@ -131,7 +131,8 @@ def test_autograde_on_a_dask_cluster(course_and_submissions, tmp_path):
     course, subs = course_and_submissions
     out = tmp_path / "dask.csv"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      host="127.0.0.1") as cluster, Client(cluster) as client:
+                      host="127.0.0.1") as cluster, \
+            Client(cluster, set_as_default=False) as client:   # mlbd must not rely on a default client
         with get_task_stream(client) as stream:
             assert main(["--course-dir", str(course), "autograde", "toy_lab", "--submissions", str(subs),
                          "--output", str(out), "--scheduler", cluster.scheduler_address, *LIMITS]) == 0

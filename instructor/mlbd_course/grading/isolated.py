@@ -187,7 +187,7 @@ def _grade_on_cluster(scheduler: str, jobs_args: dict, submissions: dict[str, Pa
                                 jobs_args["stop_after"].get(student, ""), pure=False,
                                 key=f"mlbd-grade-{lab.name}-{student}-{uuid.uuid4().hex[:8]}")
             futures[fut] = (student, root, dropped)
-        for fut in as_completed(list(futures)):
+        for fut in as_completed(list(futures), loop=client.loop):   # this client, not a default one
             student, root, dropped = futures[fut]
             try:
                 fields, autograded = fut.result()
