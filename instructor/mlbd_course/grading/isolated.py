@@ -11,7 +11,7 @@ For each submission, in a worker thread:
 3. the score of its test cells read from the private gradebook.
 
 ``mlbd autograde`` writes every result into the course's gradebook from one thread of the grader process,
-one student after another as their executions end (:class:`Recorder`): nbgrader's own autograde converter replays the executed notebook
+one student after another (:class:`Recorder`): nbgrader's own autograde converter replays the executed notebook
 (:class:`ReplayExecute`), so the gradebook rows are exactly those of a sequential ``nbgrader autograde``.
 """
 from __future__ import annotations
@@ -147,7 +147,7 @@ def _untar(data: bytes, dest: Path) -> None:
 
 
 def remote_grade(payload: bytes, lab: str, student: str, cells: dict[str, float], limits: Limits,
-                 unsafe: bool = False, stop_after: str = "") -> tuple[dict, bytes]:
+                 unsafe: bool = False, stop_after: str = "", dropped: list[str] | None = None) -> tuple[dict, bytes]:
     """Run on a Dask worker: unpack a private course (``payload``), grade it there with the worker's
     own environment and course data (``MLBD_DATA_DIR`` or ``mlbd_utils``' default), and return the
     outcome's fields and the ``autograded/`` folder as a tar.gz; nothing is left on the worker."""
@@ -156,11 +156,11 @@ def remote_grade(payload: bytes, lab: str, student: str, cells: dict[str, float]
     with tempfile.TemporaryDirectory(prefix="mlbd-worker-") as tmp:
         root = Path(tmp) / student
         _untar(payload, root)
-        o = run_private(root, lab, student, cells, limits, nbgrader_env().get("MLBD_DATA_DIR"), unsafe, stop_after)
+        o = run_private(root, lab, student, cells, limits, nbgrader_env().get("MLBD_DATA_DIR"), unsafe, stop_after,
+                        dropped)
         done = root / "autograded" / student
         fields = {k: getattr(o, k) for k in ("status", "points", "seconds", "peak_mb", "detail", "caught_by",
                                               "tampered", "output")}
-        fields["worker"] = os.uname().nodename
         return fields, _tar(done) if o.notebook is not None and done.is_dir() else b""
 
 
@@ -184,16 +184,14 @@ def _grade_on_cluster(scheduler: str, jobs_args: dict, submissions: dict[str, Pa
                 record_done(Outcome(student, status="error", detail=f"grader error: {type(exc).__name__}: {exc}"))
                 continue
             fut = client.submit(remote_grade, payload, lab.name, student, cells, limits, jobs_args["unsafe"],
-                                jobs_args["stop_after"].get(student, ""), pure=False,
+                                jobs_args["stop_after"].get(student, ""), dropped, pure=False,
                                 key=f"mlbd-grade-{lab.name}-{student}-{uuid.uuid4().hex[:8]}")
-            futures[fut] = (student, root, dropped)
+            futures[fut] = (student, root)
         for fut in as_completed(list(futures), loop=client.loop):   # this client, not a default one
-            student, root, dropped = futures[fut]
+            student, root = futures[fut]
             try:
                 fields, autograded = fut.result()
-                o = Outcome(student, private=root, **{k: v for k, v in fields.items() if k != "worker"})
-                if dropped:
-                    o.detail = "; ".join([f"dropped {', '.join(dropped[:5])}", *filter(None, [o.detail])])
+                o = Outcome(student, private=root, **fields)
                 if autograded:
                     _untar(autograded, root / "autograded" / student)
                     o.notebook = root / "autograded" / student / lab.name / f"{lab.name}.ipynb"
@@ -335,12 +333,3 @@ class Recorder:
                     self.problems[o.student] = f"{type(exc).__name__}: {str(exc)[:300]}"
         finally:
             shutil.rmtree(replay, ignore_errors=True)
-
-
-def record(course: Path, lab: Lab, outcomes: dict[str, Outcome], submissions: dict[str, Path],
-           db_url: str | None = None) -> dict[str, str]:
-    """:class:`Recorder` for outcomes that are all known already."""
-    rec = Recorder(course, lab, submissions, db_url)
-    for o in outcomes.values():
-        rec.add(o)
-    return rec.close()
