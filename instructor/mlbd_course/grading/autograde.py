@@ -129,9 +129,8 @@ def grade_lab(root: Path, lab: Lab, submissions: Path, output: Path | None = Non
     base = Path(tempfile.mkdtemp(prefix="mlbd-grade-"))
     try:
         n_jobs = jobs or os.cpu_count() or 1
-        # the gradebook writer works while the others execute when that leaves it a core
-        recorder = Recorder(root, lab, valid, db_url=db_url,
-                            live=bool(scheduler) or n_jobs < (os.cpu_count() or 1))
+        # the gradebook writer works while the others execute, on what they leave of this machine's cores
+        recorder = Recorder(root, lab, valid, db_url=db_url, low_priority=not scheduler)
 
         def done(o, n, total):
             recorder.add(o)

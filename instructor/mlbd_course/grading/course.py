@@ -126,11 +126,33 @@ def run_measured(cmd: list[str], cwd: Path, timeout: float | None = None, env: d
     return RunResult(proc.returncode, time.perf_counter() - t0, usage.ru_maxrss / 1024, text, timed_out)
 
 
-def nbgrader(args: list[str], course: Path, timeout: float | None = None) -> RunResult:
-    """Run the nbgrader command line on the course directory ``course``."""
+def nbgrader_command(args: list[str], course: Path) -> list[str]:
+    """The nbgrader command line for ``args`` on the course directory ``course``."""
     exe = Path(sys.executable).parent / "nbgrader"
-    cmd = [str(exe) if exe.exists() else "nbgrader", *args, f"--CourseDirectory.root={course}"]
-    return run_measured(cmd, cwd=course, timeout=timeout)
+    return [str(exe) if exe.exists() else "nbgrader", *args, f"--CourseDirectory.root={course}"]
+
+
+def nbgrader(args: list[str], course: Path, timeout: float | None = None) -> RunResult:
+    """Run nbgrader with ``args`` on the course directory ``course``: a fresh process with the exit code,
+    output and effects of the command line (:func:`nbgrader_command`), forked from a server that has
+    nbgrader imported already (:mod:`mlbd_course.grading.forkserver`)."""
+    from .forkserver import ServerDied, server
+
+    env = nbgrader_env()
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="mlbd-nbgrader-") as tmp:
+        log = os.path.join(tmp, "output")
+        open(log, "w").close()
+        try:
+            code, peak, timed_out = server(env).run([*args, f"--CourseDirectory.root={course}"], str(course), env,
+                                                    log, timeout)
+        except ServerDied as exc:
+            code, peak, timed_out = -1, 0.0, False
+            with open(log, "a") as f:
+                f.write(f"\nERROR: {exc}\n")
+        with open(log, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    return RunResult(code, time.perf_counter() - t0, peak, text, timed_out)
 
 
 def scratch_course(root: Path, labs: list[Lab], base: Path | None = None) -> Path:

@@ -269,24 +269,24 @@ class ReplayExecute(NbGraderPreprocessor):
 class Recorder:
     """Writes executed notebooks into ``course``'s gradebook (``db_url``, default its ``gradebook.db``) and
     ``autograded/``, one submission at a time, from one thread of the grader process: ``add`` an outcome
-    as soon as its execution ends, ``close`` when all are added. With ``live``, recording starts at once,
-    while the other submissions still execute: a gain when the executions leave this machine's cores idle
-    (a Dask cluster, fewer jobs than cores); on a machine whose cores the executions already fill it only
-    competes with them (measured with ``benchmarks/autograde.py``), so by default it waits for ``close``.
+    as soon as its execution ends, ``close`` when all are added. Recording starts at once, while the other
+    submissions still execute. With ``low_priority`` (the executions share this machine's cores) the writer
+    thread runs at the lowest CPU priority, so that it uses what the executions leave idle instead of
+    competing with them, and finishes at full speed once they are done.
 
     ``close`` returns student -> problem for those that could not be recorded."""
 
     def __init__(self, course: Path, lab: Lab, submissions: dict[str, Path], db_url: str | None = None,
-                 live: bool = False):
+                 low_priority: bool = False):
         import queue
 
         self.course, self.lab, self.submissions = course, lab, submissions
         self.db_url = db_url or f"sqlite:///{course / 'gradebook.db'}"
+        self.low_priority = low_priority
         self.problems: dict[str, str] = {}
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="mlbd-gradebook-writer", daemon=True)
-        if live:
-            self._thread.start()
+        self._thread.start()
 
     def add(self, outcome: Outcome) -> None:
         if outcome.notebook is not None and outcome.notebook.exists():
@@ -294,8 +294,6 @@ class Recorder:
 
     def close(self) -> dict[str, str]:
         self._queue.put(None)
-        if self._thread.ident is None:
-            self._thread.start()
         self._thread.join()
         return self.problems
 
@@ -304,6 +302,11 @@ class Recorder:
         from nbgrader.coursedir import CourseDirectory
         from traitlets.config.loader import PyFileConfigLoader
 
+        if self.low_priority:
+            try:   # Linux: a thread's nice value is its own
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+            except OSError:
+                pass
         replay = Path(tempfile.mkdtemp(prefix="mlbd-replay-"))
         api = None
         try:
