@@ -265,3 +265,68 @@ def test_guard_reply_is_never_evaluated():
     evil = {"content": {"user_expressions": {"r": {"status": "ok", "data": {"text/plain": "__import__('os').getcwd()"}}}}}
     assert parse_reply(evil) is None
     assert parse_reply({"content": {"user_expressions": {"r": {"status": "error"}}}}) is None
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+@needs_isolation
+def test_ctrl_c_stops_the_batch_at_once_and_leaves_no_process(toy_course, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    assert main(["--course-dir", str(toy_course), "release", "toy_lab"]) == 0
+    src = read_nb(toy_course / "source" / "toy_lab" / "toy_lab.ipynb")
+    rel = read_nb(toy_course / "release" / "toy_lab" / "toy_lab.ipynb")
+    sleeper = _with(solution_submission(src, rel), q1="import time\ntime.sleep(250)\nSOL")
+    for student in ("ann", "bob", "cid"):
+        folder = tmp_path / "subs" / student / "toy_lab"
+        folder.mkdir(parents=True)
+        nbformat.write(sleeper, str(folder / "toy_lab.ipynb"))
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from mlbd_course.cli import main; sys.exit(main())",
+                             "--course-dir", str(toy_course), "autograde", "toy_lab", "--submissions",
+                             str(tmp_path / "subs"), "--jobs", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    tree: set[int] = set()
+    deadline = time.time() + 90
+    while time.time() < deadline:      # until both kernels sleep in their sandboxes
+        tree |= _descendants(proc.pid)
+        kernels = [p for p in tree if _running(p) and "ipykernel_launcher" in
+                   Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")] if tree else []
+        if len(kernels) >= 2:
+            break
+        time.sleep(0.5)
+    assert len(kernels) >= 2, "the two kernels never started"
+    time.sleep(2)
+    tree |= _descendants(proc.pid)
+    t0 = time.time()
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)     # not the 250 s the cells would sleep
+    assert proc.returncode == 130 and "interrupted" in out, out[-2000:]
+    assert time.time() - t0 < 30
+    time.sleep(1)
+    assert not [p for p in tree if _running(p)], "processes of the batch outlived it"

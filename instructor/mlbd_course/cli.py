@@ -336,6 +336,10 @@ def main(argv: list[str] | None = None) -> int:
     except (CourseError, DataError) as exc:
         console.print(f"[red]error:[/] {exc}")
         return 2
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]: the runs still going were stopped; what had finished is kept "
+                      "(autograde: in the gradebook and autograded/; run the command again for the rest)")
+        return 130
 
 
 if __name__ == "__main__":

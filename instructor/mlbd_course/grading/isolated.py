@@ -238,8 +238,15 @@ def grade_many(master: Path, lab: Lab, submissions: dict[str, Path], cells: dict
             o = Outcome(student, status="error", detail=f"grader error: {type(exc).__name__}: {exc}")
         finished(o)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         list(pool.map(work, list(submissions)))
+    except BaseException:      # Ctrl-C: drop the queue and end the runs still going, at once
+        pool.shutdown(wait=False, cancel_futures=True)
+        from .forkserver import stop
+        stop()
+        raise
+    pool.shutdown()
     return {s: done[s] for s in submissions}
 
 
