@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: the runs still going were stopped; what had finished is kept "
-                      "(autograde: in the gradebook and autograded/; run the command again for the rest)")
+                      "(autograde: in the gradebook and autograded/; run the command again to grade the whole batch)")
         return 130
 
 
