@@ -144,8 +144,8 @@ def nbgrader(args: list[str], course: Path, timeout: float | None = None) -> Run
         log = os.path.join(tmp, "output")
         open(log, "w").close()
         try:
-            code, peak, timed_out = server(env).run([*args, f"--CourseDirectory.root={course}"], str(course), env,
-                                                    log, timeout)
+            code, peak, timed_out = server(env).run(nbgrader_command(args, course)[1:], str(course), env, log,
+                                                    timeout)
         except ServerDied as exc:
             code, peak, timed_out = -1, 0.0, False
             with open(log, "a") as f:

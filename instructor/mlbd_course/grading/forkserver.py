@@ -36,7 +36,9 @@ def serve() -> None:
             importlib.import_module(name)
         except Exception:   # each run then fails on its own, with the error in its output
             pass
-    inp, out = sys.stdin.fileno(), sys.stdout.fileno()
+    # the protocol on descriptors of its own; whatever else prints to stdout goes to stderr
+    inp, out = os.dup(0), os.dup(1)
+    os.dup2(2, 1)
     running: dict[int, str] = {}
     buf, client = b"", True
     while client or running:
@@ -53,7 +55,7 @@ def serve() -> None:
                 req = json.loads(line)
                 pid = os.fork()
                 if pid == 0:
-                    _child(req)    # never returns
+                    _child(req, (inp, out))    # never returns
                 running[pid] = req["id"]
                 _send(out, {"id": req["id"], "pid": pid})
         while running:
@@ -78,18 +80,21 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def _child(req: dict) -> None:
-    """What the ``nbgrader`` script does, in its own session, output into ``req["log"]``."""
+def _child(req: dict, protocol: tuple[int, int]) -> None:
+    """What the ``nbgrader`` script does, in its own session, output into ``req["log"]``, without the
+    server's ``protocol`` descriptors."""
     code = 1
     try:
         os.setsid()
+        for fd in protocol:
+            os.close(fd)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.chdir(req["cwd"])
         os.environ.clear()
         os.environ.update(req["env"])
         null = os.open(os.devnull, os.O_RDONLY)
         log = os.open(req["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        os.dup2(null, 0)     # the protocol pipes are not the child's
+        os.dup2(null, 0)
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.close(null)
@@ -130,8 +135,11 @@ class ForkServer:
 
     def _read(self) -> None:
         for line in self.proc.stdout:
-            msg = json.loads(line)
-            slot = self._slots.get(msg["id"])
+            try:
+                msg = json.loads(line)
+                slot = self._slots.get(msg["id"])
+            except (ValueError, KeyError, TypeError):
+                continue
             if slot is None:
                 continue
             slot.update(msg)
