@@ -128,7 +128,6 @@ def grade_lab(root: Path, lab: Lab, submissions: Path, output: Path | None = Non
             valid[student], notes[student] = folder, note
     base = Path(tempfile.mkdtemp(prefix="mlbd-grade-"))
     try:
-        n_jobs = jobs or os.cpu_count() or 1
         # the gradebook writer works while the others execute, on what they leave of this machine's cores
         recorder = Recorder(root, lab, valid, db_url=db_url, low_priority=not scheduler)
 
@@ -140,7 +139,7 @@ def grade_lab(root: Path, lab: Lab, submissions: Path, output: Path | None = Non
                 progress(g)
 
         try:
-            outcomes = grade_many(root, lab, valid, cells, limits, jobs=n_jobs,
+            outcomes = grade_many(root, lab, valid, cells, limits, jobs=jobs or os.cpu_count() or 1,
                                   data_dir=nbgrader_env().get("MLBD_DATA_DIR"), unsafe=unsafe, progress=done,
                                   base=base, template=template, scheduler=scheduler)
         finally:
